@@ -1,0 +1,3 @@
+from casparian_tui.cli.main import main
+
+raise SystemExit(main())

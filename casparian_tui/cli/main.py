@@ -1,0 +1,131 @@
+"""`casparian`: the command-line face of Casparian Flow."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+
+from casparian_tui import __version__
+from casparian_tui.cli import db_cmd
+from casparian_tui.cli.context import Context
+from casparian_tui.cli.output import print_error
+from casparian_tui.errors import EXIT_ERROR, CasparianError
+
+# Each module adds one command group; the order is the order in --help.
+COMMAND_GROUPS = [db_cmd]
+
+DESCRIPTION = """\
+Casparian Flow turns a messy pile of files into data you can query and trust.
+It catalogs files in a database (DuckDB by default, SQLite as legacy), tags
+them with glob rules, runs parser plugins into Parquet, and shows it all in a
+terminal UI. The CLI and the TUI can use the same database at the same time.
+"""
+
+EPILOG = """\
+examples:
+  casparian db info                 where the database is and who holds it
+  casparian db info --json          the same, for scripts
+  casparian --backend sqlite db info
+  CASPARIAN_READONLY=1 casparian db info
+
+exit codes:
+  0 ok · 1 error · 2 usage · 3 database locked by another process ·
+  4 refused in read-only mode
+
+environment:
+  CASPARIAN_HOME      home folder (default ~/.casparian_flow)
+  CASPARIAN_DB        database file (default <home>/casparian_flow.duckdb)
+  CASPARIAN_BACKEND   duckdb (default) or sqlite
+  CASPARIAN_READONLY  1 to refuse every write
+"""
+
+
+def global_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after any command.
+
+    Sub-commands get SUPPRESS defaults so a value given before the command
+    is not overwritten by the sub-parser's default.
+    """
+    d = argparse.SUPPRESS if suppress else None
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("global options")
+    g.add_argument("--db", metavar="PATH", default=d, help="database file (env CASPARIAN_DB)")
+    g.add_argument(
+        "--backend", choices=["duckdb", "sqlite"], default=d, help="database backend (env CASPARIAN_BACKEND)"
+    )
+    g.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="never write; refuse commands that would (env CASPARIAN_READONLY=1)",
+    )
+    g.add_argument(
+        "--wait", type=float, metavar="SECONDS", default=d, help="how long to wait for a locked database (default 30)"
+    )
+    g.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="show tracebacks",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casparian",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[global_options(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"casparian {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    parents = [global_options(suppress=True)]
+    for group in COMMAND_GROUPS:
+        group.register(sub, parents)
+    return parser
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    signal.signal(signal.SIGTERM, _terminate)
+    ctx = None
+    try:
+        ctx = Context.from_args(args, argv)
+        return args.handler(ctx, args) or 0
+    except CasparianError as err:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line unless --debug
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+            print("hint: run again with --debug for the traceback, and please report it.", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Schema contracts and validation of parser outputs."""

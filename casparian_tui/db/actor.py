@@ -1,0 +1,331 @@
+"""The DB actor: the one thread per process that owns the database connection.
+
+Every database call is a request on the actor's queue; the reply is a
+`concurrent.futures.Future`. The actor opens the connection when work
+arrives and closes it (releasing the writer lease) once its queue has been
+empty for the idle grace period, so other processes can open the file
+between our bursts of work.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import random
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+import sqlite3
+
+from casparian_tui.config import Settings
+from casparian_tui.db import duckdb_backend, sqlite_backend
+from casparian_tui.db.connection import Connection
+from casparian_tui.db.lease import WriterLease, describe_holder, read_holder
+from casparian_tui.db.migrate import check_not_newer, current_version, migrate
+from casparian_tui.db.schema import LATEST_VERSION
+from casparian_tui.errors import (
+    ActorClosed,
+    DatabaseError,
+    DatabaseLocked,
+    NoDatabase,
+    QueryInterrupted,
+    ReadOnlyViolation,
+)
+
+_BACKOFF_START_S = 0.02
+_BACKOFF_MAX_S = 0.5
+
+
+class DbFuture(Future):
+    """A reply from the actor that can also stop its request."""
+
+    def __init__(self, actor: "DbActor"):
+        super().__init__()
+        self._actor = actor
+
+    def interrupt(self) -> None:
+        """Cancel the request if still queued, interrupt it if running."""
+        if not self.cancel():
+            self._actor._interrupt(self)
+
+
+@dataclass
+class _Request:
+    fn: Callable[[Connection], Any]
+    write: bool
+    action: str
+    future: DbFuture
+
+
+class DbActor:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lease = WriterLease(settings.db_path, settings.command)
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._current_lock = threading.Lock()
+        self._current: _Request | None = None
+        self._closed = threading.Event()
+        self._conn: Connection | None = None
+        self._schema_checked = False
+        self.waiting_for: str | None = None  # who we wait on, for status lines
+        self.opens = 0  # connections opened so far; tests and the bench read it
+
+    # ---- caller side -------------------------------------------------
+    def submit(
+        self, fn: Callable[[Connection], Any], *, write: bool = False, action: str = "write to the database"
+    ) -> DbFuture:
+        fut = DbFuture(self)
+        if self._closed.is_set():
+            fut.set_exception(ActorClosed("The database connection is shut down."))
+            return fut
+        if write and self.settings.read_only:
+            fut.set_exception(ReadOnlyViolation(action))
+            return fut
+        self._ensure_started()
+        self._queue.put(_Request(fn, write, action, fut))
+        return fut
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def is_writer(self) -> bool:
+        return self.lease.held
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop serving: fail what is queued, interrupt what runs, close, release."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        atexit.unregister(self.shutdown)
+        with self._current_lock:
+            if self._current is not None and self._conn is not None:
+                self._conn.interrupt()
+        self._fail_pending()
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+    # ---- actor side --------------------------------------------------
+    def _ensure_started(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="casparian-db-actor", daemon=True)
+                self._thread.start()
+                atexit.register(self.shutdown)
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                try:
+                    timeout = self.settings.idle_grace_s if self._conn is not None else None
+                    req = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    self._close()
+                    continue
+                if req is None or self._closed.is_set():
+                    if req is not None and req.future.set_running_or_notify_cancel():
+                        req.future.set_exception(ActorClosed("The database connection is shutting down."))
+                    if req is None:
+                        break
+                    continue
+                if not req.future.set_running_or_notify_cancel():
+                    continue  # cancelled while queued: never runs
+                self._serve(req)
+        finally:
+            self._fail_pending()
+            self._close()
+
+    def _serve(self, req: _Request) -> None:
+        try:
+            self._prepare(req.write)
+            with self._current_lock:
+                self._current = req
+            try:
+                result = req.fn(self._conn)
+            finally:
+                with self._current_lock:
+                    self._current = None
+                if self._conn is not None and self._conn.in_transaction:
+                    self._conn._rollback()
+                    self._conn._tx_depth = 0
+        except BaseException as exc:  # every failure goes back to the caller
+            req.future.set_exception(self._translate(exc, req))
+            if isinstance(exc, (duckdb.FatalException,)):
+                self._close()
+        else:
+            req.future.set_result(result)
+
+    def _translate(self, exc: BaseException, req: _Request) -> BaseException:
+        if isinstance(exc, DatabaseError):
+            return exc
+        if isinstance(exc, duckdb.InterruptException) or (
+            isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
+        ):
+            err = QueryInterrupted("The query was interrupted.")
+        elif duckdb_backend.is_read_only_error(exc) or sqlite_backend.is_read_only_error(exc):
+            err = ReadOnlyViolation(req.action)
+        elif sqlite_backend.is_lock_error(exc):
+            err = self._locked_error(None)
+        elif isinstance(exc, (duckdb.Error, sqlite3.Error)):
+            err = DatabaseError(f"Database error: {exc}")
+        else:
+            return exc
+        err.__cause__ = exc
+        return err
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if req is not None and req.future.set_running_or_notify_cancel():
+                req.future.set_exception(ActorClosed("The database connection was shut down."))
+
+    def _interrupt(self, fut: DbFuture) -> None:
+        with self._current_lock:
+            if self._current is not None and self._current.future is fut and self._conn is not None:
+                self._conn.interrupt()
+
+    # ---- connection management ---------------------------------------
+    def _prepare(self, write: bool) -> None:
+        deadline = time.monotonic() + self.settings.wait_s
+        if not self._schema_checked:
+            try:
+                self._check_schema(deadline)
+            except BaseException:
+                self._close()
+                raise
+        if write:
+            if not self.lease.held:
+                if self._conn is not None and self._conn.backend == "duckdb":
+                    self._close()
+                self._take_lease(deadline)
+            if self._conn is None:
+                self._conn = self._open(read_only=False, deadline=deadline)
+        elif self._conn is None:
+            self._conn = self._open(read_only=self._read_only_connection(), deadline=deadline)
+
+    def _read_only_connection(self) -> bool:
+        if self.settings.read_only:
+            return True
+        # A DuckDB reader must not block other processes' writers more than
+        # needed; SQLite readers never block anyone, so they stay read-write.
+        return self.settings.backend == "duckdb" and not self.lease.held
+
+    def _check_schema(self, deadline: float) -> None:
+        path = self.settings.db_path
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            conn = self._open(read_only=self._read_only_connection(), deadline=deadline)
+            self._conn = conn
+            version = current_version(conn)
+            if version == LATEST_VERSION:
+                self._schema_checked = True
+                return
+            check_not_newer(version, path)
+            if self.settings.read_only:
+                self._close()
+                raise DatabaseError(
+                    f"Database {path} has schema version {version}; this Casparian needs {LATEST_VERSION}.",
+                    hint="Run any command once without --read-only to migrate it.",
+                )
+        elif self.settings.read_only:
+            raise NoDatabase(
+                f"No database at {path}.",
+                hint="Run a command without --read-only once to create it, or point --db at an existing file.",
+            )
+        if self._conn is not None and self._conn.read_only:
+            self._close()
+        self._take_lease(deadline)
+        if self._conn is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = self._open(read_only=False, deadline=deadline)
+        version = current_version(self._conn)
+        check_not_newer(version, path)
+        if version < LATEST_VERSION:
+            self._conn.prepare_new()
+            migrate(self._conn)
+        self._schema_checked = True
+
+    def _take_lease(self, deadline: float) -> None:
+        while True:
+            remaining = deadline - time.monotonic()
+            holder = read_holder(self.settings.db_path)
+            self.waiting_for = describe_holder(holder) if holder else None
+            if self.lease.acquire(timeout=min(max(remaining, 0), 0.25)):
+                self.waiting_for = None
+                return
+            if remaining <= 0:
+                self.waiting_for = None
+                raise self._locked_error(holder)
+
+    def _open(self, read_only: bool, deadline: float) -> Connection:
+        factory = duckdb_backend.DuckDBConnection if self.settings.backend == "duckdb" else sqlite_backend.SQLiteConnection
+        delay = _BACKOFF_START_S
+        while True:
+            try:
+                conn = factory(self.settings.db_path, read_only=read_only)
+                self.opens += 1
+                self.waiting_for = None
+                return conn
+            except duckdb.IOException as exc:
+                if not duckdb_backend.is_lock_error(exc):
+                    raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+                holder = read_holder(self.settings.db_path)
+                pid = duckdb_backend.lock_error_pid(exc)
+                self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
+                if time.monotonic() >= deadline:
+                    self.waiting_for = None
+                    raise self._locked_error(holder, pid) from exc
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 1.6, _BACKOFF_MAX_S)
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+
+    def _locked_error(self, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
+        path = self.settings.db_path
+        holder = holder or read_holder(path)
+        if holder:
+            who = f"held by {describe_holder(holder)}"
+            stop_pid = holder.get("pid")
+        elif pid is not None:
+            who = f"held by PID {pid} ({_process_name(pid)}, not a Casparian process)"
+            stop_pid = pid
+        else:
+            who = "held by an unknown process"
+            stop_pid = None
+        stop = f"stop PID {stop_pid}" if stop_pid else "stop the other process"
+        return DatabaseLocked(
+            f"Database is locked by another process: {path} — {who}",
+            hint=f"Wait longer with --wait N, use --read-only for queries, or {stop}.",
+            holder=holder or ({"pid": pid} if pid else None),
+        )
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                conn.close()
+        finally:
+            self.lease.release()
+
+
+def _process_name(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "unknown command"
+    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    return " ".join(parts)[:120] or "unknown command"

@@ -1,0 +1,106 @@
+"""The interface every backend connection offers to the services.
+
+A `Connection` lives on the DB actor thread only. Services receive one as the
+argument of the function they submit to the actor; they never keep it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from typing import Any, Iterator, Sequence
+
+import pyarrow as pa
+
+Params = Sequence[Any]
+
+
+class Connection(ABC):
+    backend: str = ""
+
+    def __init__(self, read_only: bool):
+        self.read_only = read_only
+        self._tx_depth = 0
+
+    def prepare_new(self) -> None:
+        """File-level settings applied when we create or migrate a database."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement to completion; return the affected row count when known."""
+
+    @abstractmethod
+    def query_all(self, sql: str, params: Params = ()) -> list[tuple]:
+        ...
+
+    def query_one(self, sql: str, params: Params = ()) -> tuple | None:
+        rows = self.query_all(sql, params)
+        return rows[0] if rows else None
+
+    def query_value(self, sql: str, params: Params = (), default: Any = None) -> Any:
+        row = self.query_one(sql, params)
+        return default if row is None or row[0] is None else row[0]
+
+    def query_dicts(self, sql: str, params: Params = ()) -> list[dict]:
+        cols, rows = self.query_with_columns(sql, params)
+        return [dict(zip(cols, r)) for r in rows]
+
+    @abstractmethod
+    def query_with_columns(self, sql: str, params: Params = ()) -> tuple[list[str], list[tuple]]:
+        ...
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
+        ...
+
+    @abstractmethod
+    def bulk_insert(self, table: str, data: pa.Table, conflict: str = "") -> None:
+        """Insert every row of `data` (columns named as in `table`).
+
+        `conflict` is an optional trailing ``ON CONFLICT ...`` clause written by
+        the owning service; the rows themselves are always bound or staged.
+        """
+
+    @abstractmethod
+    def _begin(self, write: bool) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator["Connection"]:
+        """A transaction; nested use joins the outer one."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self
+            finally:
+                self._tx_depth -= 1
+            return
+        self._begin(write)
+        self._tx_depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._tx_depth = 0
+            self._rollback()
+            raise
+        self._tx_depth = 0
+        self._commit()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx_depth > 0
+
+    @abstractmethod
+    def table_names(self) -> set[str]: ...
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Stop the running statement; safe to call from another thread."""
+
+    @abstractmethod
+    def close(self) -> None: ...

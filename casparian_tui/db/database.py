@@ -1,0 +1,79 @@
+"""`Database`: what services hold to talk to the database.
+
+A thin, blocking-or-future facade over the process's DB actor. Functions given
+to `read`/`write` run on the actor thread with the live `Connection`; they must
+not keep it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from casparian_tui.config import Settings
+from casparian_tui.db.actor import DbActor, DbFuture
+from casparian_tui.db.connection import Connection, Params
+
+
+class Database:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.actor = DbActor(settings)
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
+
+    @property
+    def path(self):
+        return self.settings.db_path
+
+    @property
+    def read_only(self) -> bool:
+        return self.settings.read_only
+
+    # futures, for the TUI and for callers that overlap work
+    def submit_read(self, fn: Callable[[Connection], Any]) -> DbFuture:
+        return self.actor.submit(fn, write=False)
+
+    def submit_write(self, action: str, fn: Callable[[Connection], Any]) -> DbFuture:
+        """Run `fn` in one write transaction; `action` names it in read-only refusals."""
+
+        def in_transaction(conn: Connection) -> Any:
+            with conn.transaction(write=True):
+                return fn(conn)
+
+        return self.actor.submit(in_transaction, write=True, action=action)
+
+    # blocking helpers, for the CLI and for tests
+    def read(self, fn: Callable[[Connection], Any]) -> Any:
+        return self.submit_read(fn).result()
+
+    def write(self, action: str, fn: Callable[[Connection], Any]) -> Any:
+        return self.submit_write(action, fn).result()
+
+    def query_all(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self.read(lambda c: c.query_all(sql, params))
+
+    def query_one(self, sql: str, params: Params = ()) -> tuple | None:
+        return self.read(lambda c: c.query_one(sql, params))
+
+    def query_value(self, sql: str, params: Params = (), default: Any = None) -> Any:
+        return self.read(lambda c: c.query_value(sql, params, default))
+
+    def query_dicts(self, sql: str, params: Params = ()) -> list[dict]:
+        return self.read(lambda c: c.query_dicts(sql, params))
+
+    def query_arrow(self, sql: str, params: Params = ()):
+        return self.read(lambda c: c.query_arrow(sql, params))
+
+    def execute(self, action: str, sql: str, params: Params = ()) -> int:
+        return self.write(action, lambda c: c.execute(sql, params))
+
+    def close(self) -> None:
+        self.actor.shutdown()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

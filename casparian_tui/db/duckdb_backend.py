@@ -1,0 +1,117 @@
+"""DuckDB connections: the default, embedded backend."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from casparian_tui.db.connection import Connection, Params
+from casparian_tui.errors import NotADatabase
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_stage_ids = itertools.count()
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
+
+
+def lock_error_pid(exc: BaseException) -> int | None:
+    m = _LOCK_PID.search(str(exc))
+    return int(m.group(1)) if m else None
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "read-only mode" in text or "read only mode" in text
+
+
+class DuckDBConnection(Connection):
+    backend = "duckdb"
+
+    def __init__(self, path: Path, read_only: bool):
+        super().__init__(read_only)
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):
+                hint = "Point --db at a DuckDB file, or a new path to create one."
+                if _looks_like_sqlite(path):
+                    hint = "It looks like a SQLite database: add --backend sqlite."
+                raise NotADatabase(f"Not a DuckDB database: {path}", hint=hint) from exc
+            raise
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        rel = self._con.execute(sql, params)
+        rows = rel.fetchall()
+        # DML statements report their affected-row count as a one-row result.
+        if len(rows) == 1 and len(rows[0]) == 1 and isinstance(rows[0][0], int) and rel.description and rel.description[0][0] == "Count":
+            return rows[0][0]
+        return -1
+
+    def query_all(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self._con.execute(sql, params).fetchall()
+
+    def query_with_columns(self, sql: str, params: Params = ()) -> tuple[list[str], list[tuple]]:
+        cur = self._con.execute(sql, params)
+        rows = cur.fetchall()
+        return [d[0] for d in cur.description or []], rows
+
+    def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
+        return self._con.execute(sql, params).fetch_arrow_table()
+
+    def bulk_insert(self, table: str, data: pa.Table, conflict: str = "") -> None:
+        if data.num_rows == 0:
+            return
+        # Staging the Arrow table and inserting from it is ~100x faster than executemany.
+        name = f"_cf_stage_{next(_stage_ids)}"
+        cols = ", ".join(data.column_names)
+        self._con.register(name, data)
+        try:
+            self._con.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} {conflict}"
+            ).fetchall()
+        finally:
+            self._con.unregister(name)
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self._con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self._con.unregister(name)
+
+    def _begin(self, write: bool) -> None:
+        self._con.execute("BEGIN TRANSACTION").fetchall()
+
+    def _commit(self) -> None:
+        self._con.execute("COMMIT").fetchall()
+
+    def _rollback(self) -> None:
+        try:
+            self._con.execute("ROLLBACK").fetchall()
+        except duckdb.Error:
+            pass  # a failed statement may already have ended the transaction
+
+    def table_names(self) -> set[str]:
+        rows = self.query_all(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        )
+        return {r[0] for r in rows}
+
+    def interrupt(self) -> None:
+        self._con.interrupt()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False

@@ -1,0 +1,102 @@
+"""SQLite connections: the legacy backend (WAL, BEGIN IMMEDIATE for writers)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+
+from casparian_tui.db.connection import Connection, Params
+from casparian_tui.errors import NotADatabase
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def is_not_a_database(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and "file is not a database" in str(exc)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "readonly database" in str(exc)
+
+
+class SQLiteConnection(Connection):
+    backend = "sqlite"
+
+    def __init__(self, path: Path, read_only: bool):
+        super().__init__(read_only)
+        if read_only:
+            uri = f"{path.absolute().as_uri()}?mode=ro"
+            self._con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            self._con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._path = path
+        try:
+            self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            if not read_only:
+                self._con.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            self._con.close()
+            if is_not_a_database(exc):
+                raise NotADatabase(
+                    f"Not a SQLite database: {path}",
+                    hint="Point --db at a SQLite file, or drop --backend sqlite for DuckDB.",
+                ) from exc
+            raise
+
+    def prepare_new(self) -> None:
+        # WAL lets readers go on while a writer commits; it is a property of
+        # the file, so it is set once, when we create or migrate it.
+        self._con.execute("PRAGMA journal_mode = WAL").fetchall()
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        cur = self._con.execute(sql, params)
+        cur.fetchall()
+        return cur.rowcount
+
+    def query_all(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self._con.execute(sql, params).fetchall()
+
+    def query_with_columns(self, sql: str, params: Params = ()) -> tuple[list[str], list[tuple]]:
+        cur = self._con.execute(sql, params)
+        rows = cur.fetchall()
+        return [d[0] for d in cur.description or []], rows
+
+    def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
+        cols, rows = self.query_with_columns(sql, params)
+        return pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
+
+    def bulk_insert(self, table: str, data: pa.Table, conflict: str = "") -> None:
+        if data.num_rows == 0:
+            return
+        cols = data.column_names
+        marks = ", ".join("?" for _ in cols)
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) {conflict}"
+        columns = [data.column(c).to_pylist() for c in cols]
+        self._con.executemany(sql, zip(*columns))
+
+    def _begin(self, write: bool) -> None:
+        self._con.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
+
+    def _commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._con.in_transaction:
+            self._con.execute("ROLLBACK")
+
+    def table_names(self) -> set[str]:
+        rows = self.query_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in rows}
+
+    def interrupt(self) -> None:
+        self._con.interrupt()
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,1 @@
+"""Parquet outputs: writing, quarantine, output queries."""

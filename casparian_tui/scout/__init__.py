@@ -1,0 +1,1 @@
+"""Scout: sources, the scanner, the file catalog, glob patterns, tagging rules."""

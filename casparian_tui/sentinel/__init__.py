@@ -1,0 +1,1 @@
+"""Sentinel: the job queue, the worker pool and the parser runner."""
