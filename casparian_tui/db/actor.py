@@ -115,6 +115,10 @@ class DbActor:
             self._queue.put(None)
             if thread is not threading.current_thread():
                 thread.join(timeout)
+                if thread.is_alive():
+                    # Stuck in Python code we cannot interrupt; the OS drops the
+                    # lock when we exit, but the record would say we still write.
+                    self.lease.forget_record()
 
     # ---- actor side --------------------------------------------------
     def _ensure_started(self) -> None:
@@ -314,12 +318,16 @@ class DbActor:
         )
 
     def _close(self) -> None:
-        conn, self._conn = self._conn, None
+        # Close, then release the lease, then show us as disconnected: anyone
+        # who sees `connected == False` may rely on the lease being free.
         try:
-            if conn is not None:
-                conn.close()
+            if self._conn is not None:
+                self._conn.close()
         finally:
-            self.lease.release()
+            try:
+                self.lease.release()
+            finally:
+                self._conn = None
 
 
 def _process_name(pid: int) -> str:

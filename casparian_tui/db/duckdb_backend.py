@@ -14,6 +14,8 @@ from casparian_tui.errors import NotADatabase
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 _stage_ids = itertools.count()
+# Air-gapped machines are the norm for our users: never reach for the network.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -35,13 +37,16 @@ class DuckDBConnection(Connection):
 
     def __init__(self, path: Path, read_only: bool):
         super().__init__(read_only)
+        if _looks_like_sqlite(path):
+            # DuckDB would try to download its sqlite extension to read it.
+            raise NotADatabase(
+                f"Not a DuckDB database: {path}", hint="It looks like a SQLite database: add --backend sqlite."
+            )
         try:
-            self._con = duckdb.connect(str(path), read_only=read_only)
+            self._con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
         except duckdb.IOException as exc:
             if "not a valid DuckDB database" in str(exc):
                 hint = "Point --db at a DuckDB file, or a new path to create one."
-                if _looks_like_sqlite(path):
-                    hint = "It looks like a SQLite database: add --backend sqlite."
                 raise NotADatabase(f"Not a DuckDB database: {path}", hint=hint) from exc
             raise
 

@@ -98,6 +98,10 @@ class WriterLease:
             self._since = None
             self._lock.release(force=True)
 
+    def forget_record(self) -> None:
+        if self.held:
+            record_path(self.db_path).unlink(missing_ok=True)
+
     def set_activity(self, activity: str) -> None:
         self._activity = activity
         if self.held:

@@ -121,6 +121,7 @@ MIGRATIONS: list[Migration] = [
                 parser_name TEXT NOT NULL,
                 parser_version TEXT NOT NULL,
                 parser_fingerprint TEXT NOT NULL,
+                parser_path TEXT,
                 status TEXT NOT NULL DEFAULT 'QUEUED',
                 priority INTEGER NOT NULL DEFAULT 0,
                 attempts INTEGER NOT NULL DEFAULT 0,
@@ -161,6 +162,9 @@ MIGRATIONS: list[Migration] = [
         ],
         sqlite_only=[
             "CREATE INDEX idx_queue_claim ON cf_processing_queue (status, priority, id)",
+            "CREATE INDEX idx_queue_file ON cf_processing_queue (file_id, parser_name)",
+            "CREATE INDEX idx_queue_owner ON cf_processing_queue (lease_owner)",
+            "CREATE INDEX idx_dead_job ON cf_dead_letter (job_id)",
             "CREATE INDEX idx_events_job ON cf_job_events (job_id)",
         ],
     ),
