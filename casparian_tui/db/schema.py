@@ -59,6 +59,8 @@ MIGRATIONS: list[Migration] = [
                 content_hash TEXT,
                 metadata_raw TEXT,
                 last_scan_id BIGINT,
+                first_scan_id BIGINT,
+                changed_scan_id BIGINT,
                 UNIQUE (source_id, rel_path)
             )""",
             """CREATE TABLE scout_file_tags (
@@ -101,6 +103,10 @@ MIGRATIONS: list[Migration] = [
                 deleted_files BIGINT NOT NULL DEFAULT 0,
                 error_count BIGINT NOT NULL DEFAULT 0,
                 errors_json TEXT,
+                dirs_scanned BIGINT NOT NULL DEFAULT 0,
+                symlinks_skipped BIGINT NOT NULL DEFAULT 0,
+                special_skipped BIGINT NOT NULL DEFAULT 0,
+                excludes_json TEXT,
                 duration_s DOUBLE
             )""",
         ],
