@@ -1,0 +1,158 @@
+"""Turning what parse() returned into typed Arrow tables, splitting off quarantined rows.
+
+parse() may return an iterable of dicts, a pyarrow Table, or a dict of output
+name -> rows/Table. Declared OUTPUTS (or an approved contract) are the schema:
+a row missing a declared column, or whose value cannot be converted to the
+declared type, goes to quarantine with the reason. Without a declared schema
+the types are inferred and nothing is quarantined. Columns a row carries that
+the contract does not declare are dropped: the contract is what the output is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+Schema = dict[str, pa.DataType]
+
+
+class ShapeError(Exception):
+    """parse() returned something that cannot become the declared outputs."""
+
+
+@dataclass
+class Shaped:
+    good: pa.Table
+    bad: list[tuple[dict, str]] = field(default_factory=list)  # (row, reason)
+
+    @property
+    def bad_columns(self) -> dict[str, int]:
+        """column -> number of quarantined rows, for the policy message."""
+        counts: dict[str, int] = {}
+        for _, reason in self.bad:
+            col = reason.split(":", 1)[0].rsplit(" ", 1)[-1]
+            counts[col] = counts.get(col, 0) + 1
+        return counts
+
+
+def split_outputs(result: Any, output_names: list[str]) -> dict[str, Any]:
+    """parse()'s return value as {output name: rows or Table}."""
+    if isinstance(result, dict) and not _looks_like_row(result, output_names):
+        unknown = [k for k in result if k not in output_names]
+        if unknown:
+            raise ShapeError(f"parse() returned unknown output(s) {unknown}; declared: {output_names}")
+        return {k: v for k, v in result.items() if v is not None}
+    if len(output_names) != 1:
+        raise ShapeError(f"parse() must return a dict of outputs, one of {output_names}, for a multi-output parser")
+    return {output_names[0]: [] if result is None else result}
+
+
+def _looks_like_row(d: dict, output_names: list[str]) -> bool:
+    return not any(k in output_names for k in d)
+
+
+def shape(data: Any, schema: Schema | None) -> Shaped:
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        if not schema:
+            return Shaped(data)
+        try:
+            return Shaped(_cast_table(data, schema))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):
+            data = data.to_pylist()  # find the offending rows one by one
+    if isinstance(data, dict) or isinstance(data, (str, bytes)):
+        raise ShapeError("parse() must return rows (dicts), a pyarrow Table, or a dict of outputs")
+    rows = list(data) if not isinstance(data, list) else data
+    for r in rows[:1]:
+        if not isinstance(r, dict):
+            raise ShapeError(f"parse() rows must be dicts, got {type(r).__name__}")
+    if not schema:
+        try:
+            return Shaped(pa.Table.from_pylist(rows))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ShapeError(f"rows do not share one type per column: {exc}") from exc
+    return _shape_rows(rows, schema)
+
+
+def _cast_table(table: pa.Table, schema: Schema) -> pa.Table:
+    arrays = []
+    for col, typ in schema.items():
+        arr = table.column(col)
+        if arr.null_count:
+            raise KeyError(col)  # a null may mean a missing value: check rows
+        arrays.append(arr if arr.type == typ else arr.cast(typ))
+    return pa.table(arrays, names=list(schema))
+
+
+def _shape_rows(rows: list[dict], schema: Schema) -> Shaped:
+    cols = list(schema)
+    bad_at: dict[int, str] = {}
+    for i, row in enumerate(rows):
+        for col in cols:
+            if row.get(col) is None:
+                bad_at[i] = f"missing required column {col}"
+                break
+    converted: dict[str, pa.Array] = {}
+    keep = [i for i in range(len(rows)) if i not in bad_at]
+    for col, typ in schema.items():
+        values = [rows[i][col] for i in keep]
+        arr = _convert(values, typ)
+        if arr is None:  # some value does not fit: find which, row by row
+            still = []
+            for i in keep:
+                if _convert([rows[i][col]], typ) is None:
+                    bad_at[i] = f"wrong type in column {col}: {_short(rows[i][col])} is not {typ}"
+                else:
+                    still.append(i)
+            keep = still
+    for col, typ in schema.items():
+        converted[col] = _convert([rows[i][col] for i in keep], typ)
+    good = pa.table(converted) if keep else pa.table({c: pa.array([], t) for c, t in schema.items()})
+    bad = [(rows[i], bad_at[i]) for i in sorted(bad_at)]
+    return Shaped(good, bad)
+
+
+def _convert(values: list, typ: pa.DataType) -> pa.Array | None:
+    try:
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass
+    try:  # strings such as "42" or "2024-01-02 03:04:05" cast cleanly
+        return pa.array(values).cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def quarantine_table(bad: Iterable[tuple[dict, str]]) -> pa.Table:
+    """The quarantine output: the offending row as JSON text plus the reason."""
+    rows, errors = [], []
+    for row, reason in bad:
+        rows.append(json.dumps(row, default=str, ensure_ascii=False))
+        errors.append(reason)
+    return pa.table({"_cf_row": pa.array(rows, pa.string()), "_cf_error": pa.array(errors, pa.string())})
+
+
+LINEAGE_FIELDS = [
+    pa.field("_cf_source_path", pa.string()),
+    pa.field("_cf_source_hash", pa.string()),
+    pa.field("_cf_job_id", pa.int64()),
+    pa.field("_cf_parser_version", pa.string()),
+    pa.field("_cf_processed_at", pa.timestamp("us", tz="UTC")),
+]
+
+
+def add_lineage(table: pa.Table, lineage: dict) -> pa.Table:
+    """Append the five lineage columns (constant for one job)."""
+    n = table.num_rows
+    for f in LINEAGE_FIELDS:
+        table = table.append_column(f, pa.repeat(pa.scalar(lineage[f.name], f.type), n))
+    return table

@@ -1,0 +1,306 @@
+"""The job queue (cf_processing_queue, cf_dead_letter, cf_job_events).
+
+Every function takes the live `Connection` and is meant to run inside one
+`db.write(...)` / `db.read(...)` call. Semantics:
+
+- `attempts` counts failed attempts (an error, a timeout, a dead worker, an
+  expired lease). A job is dead-lettered when attempts reaches max_attempts,
+  or at once for a permanent failure (one rerunning cannot fix).
+- Claims take a batch in one statement, highest priority first, then oldest.
+- Every state change a lease holder makes is fenced on (status RUNNING,
+  lease_owner, attempts): after the reaper took a job away, or another
+  claimer got it, the old holder's late report changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import pyarrow as pa
+
+from casparian_tui.db.connection import Connection
+
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"
+STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_LEASE_S = 60.0
+DEFAULT_RETRY_BASE_S = 0.5
+MAX_BACKOFF_S = 300.0
+Q = "cf_processing_queue"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def backoff_us(attempts: int, base_s: float) -> int:
+    """Exponential backoff with +-50 % jitter, so retries of a batch spread out."""
+    delay = min(base_s * (2 ** max(attempts - 1, 0)), MAX_BACKOFF_S)
+    return int(delay * random.uniform(0.5, 1.5) * 1_000_000)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    file_id: int
+    attempts: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    id: int
+    attempts: int  # as claimed: part of the fence
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    output_paths: str = "[]"
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: int
+    attempts: int  # as claimed: part of the fence
+    error: str
+    traceback: str | None = None
+    permanent: bool = False
+
+
+# ---- events ----------------------------------------------------------
+def add_events(conn: Connection, job_ids: Sequence[int], event: str, detail: str | None = None, at: int | None = None) -> None:
+    if not job_ids:
+        return
+    at = now_us() if at is None else at
+    n = len(job_ids)
+    conn.bulk_insert(
+        "cf_job_events",
+        pa.table(
+            {
+                "job_id": pa.array(job_ids, pa.int64()),
+                "event_at": pa.repeat(pa.scalar(at, pa.int64()), n),
+                "event": pa.repeat(pa.scalar(event, pa.string()), n),
+                "detail": pa.repeat(pa.scalar(detail, pa.string()), n),
+            }
+        ),
+    )
+
+
+# ---- enqueue ---------------------------------------------------------
+def enqueue(conn: Connection, jobs: pa.Table) -> list[int]:
+    """Insert one QUEUED job per row of `jobs`; return the new ids in order.
+
+    `jobs` carries file_id, parser_name, parser_version, parser_fingerprint and
+    optionally parser_path, priority, max_attempts, file_size, file_mtime.
+    """
+    if jobs.num_rows == 0:
+        return []
+    now = now_us()
+    n = jobs.num_rows
+    for col, value, typ in (
+        ("status", QUEUED, pa.string()),
+        ("created_at", now, pa.int64()),
+        ("updated_at", now, pa.int64()),
+    ):
+        jobs = jobs.append_column(col, pa.repeat(pa.scalar(value, typ), n))
+    # Ids come from a sequence (DuckDB) or max(rowid)+1 (SQLite) and we are
+    # the only writer inside this transaction, so new rows are exactly id > before.
+    before = conn.query_value(f"SELECT max(id) FROM {Q}", default=0)
+    conn.bulk_insert(Q, jobs)
+    ids = [r[0] for r in conn.query_all(f"SELECT id FROM {Q} WHERE id > ? ORDER BY id", [before])]
+    conn.execute(
+        "INSERT INTO cf_job_events (job_id, event_at, event, detail) "
+        f"SELECT id, ?, 'queued', NULL FROM {Q} WHERE id > ?",
+        [now, before],
+    )
+    return ids
+
+
+# ---- lease holder side -------------------------------------------------
+def claim_batch(
+    conn: Connection,
+    owner: str,
+    limit: int,
+    lease_s: float = DEFAULT_LEASE_S,
+    *,
+    parser_name: str | None = None,
+    fingerprint: str | None = None,
+    now: int | None = None,
+) -> list[ClaimedJob]:
+    """Claim up to `limit` runnable jobs in one statement."""
+    now = now_us() if now is None else now
+    where, params = "status = 'QUEUED' AND run_after <= ?", [now]
+    if parser_name is not None:
+        where += " AND parser_name = ?"
+        params.append(parser_name)
+    if fingerprint is not None:
+        where += " AND parser_fingerprint = ?"
+        params.append(fingerprint)
+    rows = conn.query_all(
+        f"UPDATE {Q} SET status = 'RUNNING', lease_owner = ?, lease_expires_at = ?, "
+        "started_at = ?, updated_at = ? "
+        f"WHERE status = 'QUEUED' AND id IN (SELECT id FROM {Q} WHERE {where} "
+        "ORDER BY priority DESC, id LIMIT ?) "
+        "RETURNING id, file_id, attempts, max_attempts",
+        [owner, now + int(lease_s * 1_000_000), now, now, *params, limit],
+    )
+    jobs = sorted((ClaimedJob(*r) for r in rows), key=lambda j: j.id)
+    add_events(conn, [j.id for j in jobs], "claimed", owner, now)
+    return jobs
+
+
+def heartbeat(conn: Connection, owner: str, lease_s: float = DEFAULT_LEASE_S, now: int | None = None) -> int:
+    """Extend the lease of every job `owner` holds."""
+    now = now_us() if now is None else now
+    return conn.execute(
+        f"UPDATE {Q} SET lease_expires_at = ? WHERE status = 'RUNNING' AND lease_owner = ?",
+        [now + int(lease_s * 1_000_000), owner],
+    )
+
+
+def complete_batch(conn: Connection, owner: str, done: Sequence[Completion], now: int | None = None) -> set[int]:
+    """Mark jobs COMPLETED, fenced on the lease; return the ids that were accepted."""
+    if not done:
+        return set()
+    now = now_us() if now is None else now
+    staged = pa.table(
+        {
+            "id": pa.array([d.id for d in done], pa.int64()),
+            "attempts": pa.array([d.attempts for d in done], pa.int64()),
+            "rows_out": pa.array([d.rows_out for d in done], pa.int64()),
+            "rows_quarantined": pa.array([d.rows_quarantined for d in done], pa.int64()),
+            "output_paths": pa.array([d.output_paths for d in done], pa.string()),
+        }
+    )
+    accepted = _fenced_update_from(
+        conn,
+        staged,
+        "status = 'COMPLETED', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?, "
+        "error = NULL, traceback = NULL, rows_out = s.rows_out, rows_quarantined = s.rows_quarantined, "
+        "output_paths = s.output_paths",
+        [now, now],
+        owner,
+    )
+    add_events(conn, sorted(accepted), "completed", None, now)
+    return accepted
+
+
+def _fenced_update_from(conn: Connection, staged: pa.Table, set_sql: str, set_params: list, owner: str) -> set[int]:
+    """UPDATE the queue from per-job values in `staged` (id, attempts, ...), fenced, in one statement."""
+    fence = f"{Q}.status = 'RUNNING' AND {Q}.lease_owner = ? AND {Q}.attempts = s.attempts"
+    with staged_table(conn, "_cf_staged_jobs", staged) as name:
+        rows = conn.query_all(
+            f"UPDATE {Q} SET {set_sql} FROM {name} AS s WHERE {Q}.id = s.id AND {fence} RETURNING {Q}.id",
+            [*set_params, owner],
+        )
+    return {r[0] for r in rows}
+
+
+@contextlib.contextmanager
+def staged_table(conn: Connection, name: str, data: pa.Table):
+    """`data` visible to SQL as `name` for the duration of the block.
+
+    The one place the backends differ here: DuckDB reads the Arrow table in
+    place; SQLite copies it into a TEMP table (both accept UPDATE ... FROM).
+    """
+    if conn.backend == "duckdb":
+        conn.register_arrow(name, data)
+        try:
+            yield name
+        finally:
+            conn.unregister(name)
+        return
+    conn.execute(f"CREATE TEMP TABLE {name} ({', '.join(data.column_names)})")
+    try:
+        conn.bulk_insert(f"temp.{name}", data)
+        yield f"temp.{name}"
+    finally:
+        conn.execute(f"DROP TABLE temp.{name}")
+
+
+def fail_batch(
+    conn: Connection, owner: str, failures: Sequence[Failure], retry_base_s: float = DEFAULT_RETRY_BASE_S,
+    now: int | None = None,
+) -> dict[int, str]:
+    """Record failed attempts, fenced; return {job id: new status} for the accepted ones.
+
+    The job goes back to QUEUED after a backoff, or to FAILED plus a
+    dead-letter row once attempts are used up (at once if permanent).
+    """
+    now = now_us() if now is None else now
+    result: dict[int, str] = {}
+    dead: list[int] = []
+    for f in failures:
+        row = conn.query_one(
+            f"UPDATE {Q} SET attempts = attempts + 1, "
+            "status = CASE WHEN ? OR attempts + 1 >= max_attempts THEN 'FAILED' ELSE 'QUEUED' END, "
+            "finished_at = CASE WHEN ? OR attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
+            "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, error = ?, traceback = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'RUNNING' AND lease_owner = ? AND attempts = ? RETURNING id, status",
+            [f.permanent, f.permanent, now, now + backoff_us(f.attempts + 1, retry_base_s), f.error, f.traceback,
+             now, f.id, owner, f.attempts],
+        )
+        if row is None:
+            continue
+        result[row[0]] = row[1]
+        add_events(conn, [row[0]], "failed", f.error[:500], now)
+        if row[1] == FAILED:
+            dead.append(row[0])
+        else:
+            add_events(conn, [row[0]], "retry_scheduled", None, now)
+    _dead_letter(conn, dead, now)
+    return result
+
+
+def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int) -> None:
+    if not job_ids:
+        return
+    ids = list(job_ids)
+    marks = ", ".join("?" for _ in ids)
+    conn.execute(
+        "INSERT INTO cf_dead_letter (job_id, file_id, parser_name, parser_version, attempts, error, traceback, created_at) "
+        f"SELECT id, file_id, parser_name, parser_version, attempts, error, traceback, ? FROM {Q} WHERE id IN ({marks})",
+        [now, *ids],
+    )
+    add_events(conn, ids, "dead_lettered", None, now)
+
+
+def release(conn: Connection, owner: str, job_ids: Iterable[int] | None = None, now: int | None = None) -> int:
+    """Give held jobs back to the queue without counting an attempt (graceful stop)."""
+    now = now_us() if now is None else now
+    where, params = f"status = 'RUNNING' AND lease_owner = ?", [owner]
+    if job_ids is not None:
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        where += f" AND id IN ({', '.join('?' for _ in ids)})"
+        params += ids
+    rows = conn.query_all(
+        f"UPDATE {Q} SET status = 'QUEUED', lease_owner = NULL, lease_expires_at = NULL, updated_at = ? "
+        f"WHERE {where} RETURNING id",
+        [now, *params],
+    )
+    add_events(conn, sorted(r[0] for r in rows), "released", owner, now)
+    return len(rows)
+
+
+# ---- housekeeping, usable by anyone ------------------------------------
+def reap(conn: Connection, retry_base_s: float = DEFAULT_RETRY_BASE_S, now: int | None = None) -> tuple[int, int]:
+    """Requeue RUNNING jobs whose lease expired (attempts + 1) or dead-letter them."""
+    now = now_us() if now is None else now
+    rows = conn.query_all(
+        f"UPDATE {Q} SET attempts = attempts + 1, "
+        "status = CASE WHEN attempts + 1 >= max_attempts THEN 'FAILED' ELSE 'QUEUED' END, "
+        "finished_at = CASE WHEN attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
+        "error = 'lease expired: the process running it stopped answering', "
+        "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? "
+        "WHERE status = 'RUNNING' AND lease_expires_at < ? RETURNING id, status",
+        [now, now + backoff_us(1, retry_base_s), now, now],
+    )
+    requeued = sorted(r[0] for r in rows if r[1] == QUEUED)
+    dead = sorted(r[0] for r in rows if r[1] == FAILED)
+    add_events(conn, sorted(r[0] for r in rows), "reaped", None, now)
+    _dead_letter(conn, dead, now)
+    return len(requeued), len(dead)
