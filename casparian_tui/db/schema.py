@@ -73,6 +73,7 @@ MIGRATIONS: list[Migration] = [
             )""",
             f"""CREATE TABLE scout_tagging_rules (
                 id {ID},
+                name TEXT UNIQUE,
                 pattern TEXT NOT NULL,
                 tag TEXT NOT NULL,
                 priority INTEGER NOT NULL DEFAULT 0,

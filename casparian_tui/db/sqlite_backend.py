@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +27,17 @@ def is_read_only_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "readonly database" in str(exc)
 
 
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _regexp_full_match(text, pattern) -> int | None:
+    if text is None or pattern is None:
+        return None
+    return 1 if _compiled(pattern).fullmatch(text) else 0
+
+
 class SQLiteConnection(Connection):
     backend = "sqlite"
 
@@ -36,6 +49,9 @@ class SQLiteConnection(Connection):
         else:
             self._con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._path = path
+        # DuckDB has regexp_full_match built in; the glob dialect (scout/patterns.py)
+        # uses it on both backends, so SQLite gets the same function from Python's re.
+        self._con.create_function("regexp_full_match", 2, _regexp_full_match, deterministic=True)
         try:
             self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._con.execute("SELECT count(*) FROM sqlite_master").fetchall()

@@ -1,0 +1,440 @@
+"""The one glob dialect (rules, `files --glob`, `rule test`, the TUI preview).
+
+Dialect (matched against a file's `rel_path`, '/'-separated):
+- `*` any run of characters within one folder name, `?` one character (never '/');
+- `**` crosses folders: `**/` is zero or more folders, a trailing `/**` is
+  everything below; `**` inside a name acts like a `*` that may cross '/';
+- `[abc]`, `[a-z]`, `[!abc]` / `[^abc]` classes (never match '/');
+  `\\x` matches x literally (`\\*`, `\\[`, `\\\\`);
+- like .gitignore, a pattern with no '/' except a trailing one matches at any
+  depth (as if prefixed by `**/`); a leading '/' anchors at the source root;
+  a trailing '/' means "everything under that folder";
+- case-insensitive unless asked otherwise; a leading `!` negates (excludes).
+
+Case-insensitivity is defined here, not by a database: two characters are
+equal when their single-character lowercase is (`str.lower`, ignoring
+lowercasings that expand to several characters). Each literal letter becomes
+an explicit character class, so DuckDB's RE2 and Python's `re` (registered
+on SQLite) evaluate the very same regex without relying on their own,
+different, case-folding tables.
+
+SQL shape: a LIKE prefilter (cheap, a superset of the matches) and, unless
+the LIKE is already exact, the regex. The LIKE pattern only ever contains
+'%', '_' and plain ASCII characters — literal '%', '_' and '\\' of a pattern
+become '_' — so no ESCAPE clause is needed and file names can never act as
+wildcards. Every value is bound.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Sequence
+
+from casparian_tui.errors import UsageError
+from casparian_tui.scout.pathcodec import ESC, encode_name
+
+# Characters x with lower1(x) == key besides key and key.upper() (computed over
+# all of Unicode; tests/test_patterns.py recomputes and checks it).
+_EXTRA_CASE = {
+    "\u006b": "\u212a", "\u00e5": "\u212b", "\u00df": "\u1e9e", "\u01c6": "\u01c5",
+    "\u01c9": "\u01c8", "\u01cc": "\u01cb", "\u01f3": "\u01f2", "\u03b8": "\u03f4",
+    "\u03c9": "\u2126", "\u1f80": "\u1f88", "\u1f81": "\u1f89", "\u1f82": "\u1f8a",
+    "\u1f83": "\u1f8b", "\u1f84": "\u1f8c", "\u1f85": "\u1f8d", "\u1f86": "\u1f8e",
+    "\u1f87": "\u1f8f", "\u1f90": "\u1f98", "\u1f91": "\u1f99", "\u1f92": "\u1f9a",
+    "\u1f93": "\u1f9b", "\u1f94": "\u1f9c", "\u1f95": "\u1f9d", "\u1f96": "\u1f9e",
+    "\u1f97": "\u1f9f", "\u1fa0": "\u1fa8", "\u1fa1": "\u1fa9", "\u1fa2": "\u1faa",
+    "\u1fa3": "\u1fab", "\u1fa4": "\u1fac", "\u1fa5": "\u1fad", "\u1fa6": "\u1fae",
+    "\u1fa7": "\u1faf", "\u1fb3": "\u1fbc", "\u1fc3": "\u1fcc", "\u1ff3": "\u1ffc",
+}
+
+# ASCII characters a LIKE may carry verbatim: DuckDB ILIKE and SQLite LIKE
+# agree with our folding on them. 'i' and 'k' do not (DuckDB's ILIKE 'i'
+# also accepts 'İ'; our 'k' also matches the Kelvin sign, SQLite's LIKE does
+# not); '%', '_' and '\\' would be wildcards or escapes.
+_LIKE_SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("%_\\iIkK")
+
+
+def lower1(ch: str) -> str:
+    low = ch.lower()
+    return low if len(low) == 1 else ch
+
+
+def case_variants(ch: str) -> str:
+    """Every character equal to `ch` ignoring case (including `ch`)."""
+    key = lower1(ch)
+    out = {ch, key}
+    up = key.upper()
+    if len(up) == 1 and lower1(up) == key:
+        out.add(up)
+    out.update(_EXTRA_CASE.get(key, ""))
+    return "".join(sorted(out))
+
+
+# ---- parsing ---------------------------------------------------------------
+# Tokens: ("lit", unit) · ("star",) · ("qmark",) · ("any",) = may cross '/'
+# · ("dirs",) = zero or more whole folders · ("class", negated, ranges, pairs).
+# A unit is one character of a name: a plain char or an ESC pair (one byte of
+# a non-UTF-8 name, see pathcodec).
+
+
+@dataclass(frozen=True)
+class Glob:
+    text: str
+    tokens: tuple
+    negate: bool = False
+    target: str = "rel_path"  # "name" when the pattern has no '/': cheaper, same meaning
+    case_sensitive: bool = False
+    regex: str = field(default="", compare=False)
+    like: str = field(default="%", compare=False)
+    exact_like: bool = field(default=False, compare=False)  # LIKE alone decides
+
+
+def compile_glob(text: str, *, case_sensitive: bool = False) -> Glob:
+    """Parse one pattern; raises UsageError with the reason when it is invalid."""
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError("Empty pattern.", hint="Try a pattern like '*.log' or 'logs/**/*.csv'.")
+    body = text
+    negate = body.startswith("!")
+    if negate:
+        body = body[1:]
+    body = encode_name(body)
+    if not body:
+        raise UsageError(f"Invalid pattern {text!r}: nothing after '!'.", hint="Write e.g. '!*.tmp'.")
+    anchored = body.startswith("/")
+    body = body.lstrip("/")
+    under_folder = body.endswith("/")
+    body = body.rstrip("/")
+    if not body:
+        raise UsageError(f"Invalid pattern {text!r}: no file name part.", hint="Use '**' to match every file.")
+    anchored = anchored or "/" in body
+    if under_folder:
+        body += "/**"
+    tokens = _tokenize(body, text)
+    target = "rel_path"
+    if not anchored:
+        if under_folder:
+            tokens = (("dirs",),) + tokens
+        else:
+            target = "name"
+    regex = _to_regex(tokens, case_sensitive)
+    like, exact = _to_like(tokens, target, case_sensitive)
+    return Glob(text, tokens, negate, target, case_sensitive, regex, like, exact)
+
+
+def _bad(text: str, why: str, hint: str | None = None) -> UsageError:
+    return UsageError(f"Invalid pattern {text!r}: {why}.", hint=hint)
+
+
+def _units(body: str) -> list[str]:
+    units, i = [], 0
+    while i < len(body):
+        if body[i] == ESC and i + 1 < len(body):
+            units.append(body[i : i + 2])
+            i += 2
+        else:
+            units.append(body[i])
+            i += 1
+    return units
+
+
+def _tokenize(body: str, text: str) -> tuple:
+    u = _units(body)
+    out: list[tuple] = []
+    i, n = 0, len(u)
+    while i < n:
+        c = u[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise _bad(text, "it ends with a lone '\\'", "Write '\\\\' to match a backslash.")
+            out.append(("lit", u[i + 1]))
+            i += 2
+        elif c == "*":
+            j = i
+            while j < n and u[j] == "*":
+                j += 1
+            if j - i == 1:
+                out.append(("star",))
+            else:
+                seg_start = i == 0 or u[i - 1] == "/"
+                if seg_start and j < n and u[j] == "/":
+                    out.append(("dirs",))
+                    j += 1
+                else:
+                    out.append(("any",))
+            i = j
+        elif c == "?":
+            out.append(("qmark",))
+            i += 1
+        elif c == "[":
+            tok, i = _parse_class(u, i, text)
+            out.append(tok)
+        else:
+            out.append(("lit", c))
+            i += 1
+    return tuple(out)
+
+
+def _parse_class(u: list[str], start: int, text: str) -> tuple[tuple, int]:
+    i = start + 1
+    negated = i < len(u) and u[i] in ("!", "^")
+    if negated:
+        i += 1
+    items: list[str] = []
+    first = True
+    while True:
+        if i >= len(u):
+            raise _bad(text, f"'[' at position {start + 1} is never closed", "Write '[[]' or '\\[' to match a literal '['.")
+        c = u[i]
+        if c == "]" and not first:
+            break
+        if c == "\\" and i + 1 < len(u):
+            i += 1
+            c = u[i]
+        items.append(c)
+        i += 1
+        first = False
+    ranges: list[tuple[str, str]] = []
+    pairs: list[str] = []
+    k = 0
+    while k < len(items):
+        c = items[k]
+        if k + 2 < len(items) and items[k + 1] == "-" and len(c) == 1 and len(items[k + 2]) == 1:
+            lo, hi = c, items[k + 2]
+            if lo > hi:
+                raise _bad(text, f"range '{lo}-{hi}' is reversed")
+            ranges.append((lo, hi))
+            k += 3
+            continue
+        if len(c) == 2:
+            pairs.append(c)
+        else:
+            ranges.append((c, c))
+        k += 1
+    if any(lo <= "/" <= hi for lo, hi in ranges):
+        raise _bad(text, "a [...] class cannot match '/'", "Use '**' or a '/' outside the class.")
+    return ("class", negated, tuple(ranges), tuple(pairs)), i + 1
+
+
+# ---- regex (the authority) -------------------------------------------------
+
+_UNIT = f"(?:{ESC}.|[^/{ESC}])"  # one character of a name, never '/'
+
+
+def _rx_char(ch: str) -> str:
+    """One literal character, safe inside or outside a class, in RE2 and Python re."""
+    if ch.isascii() and not ch.isalnum() and ch not in " \n\t":
+        return "\\" + ch if ch.isprintable() else f"\\x{ord(ch):02x}"
+    return ch
+
+
+def _rx_lit(unit: str, case_sensitive: bool) -> str:
+    if len(unit) == 2:  # ESC pair: exact bytes
+        return _rx_char(unit[0]) + _rx_char(unit[1])
+    variants = unit if case_sensitive else case_variants(unit)
+    if len(variants) == 1:
+        return _rx_char(unit)
+    return "[" + "".join(_rx_char(v) for v in variants) + "]"
+
+
+def _class_chars(ranges: tuple, case_sensitive: bool) -> str:
+    parts = []
+    extra: set[str] = set()
+    for lo, hi in ranges:
+        parts.append(_rx_char(lo) if lo == hi else f"{_rx_char(lo)}-{_rx_char(hi)}")
+        if not case_sensitive:
+            for cp in range(ord(lo), ord(hi) + 1):
+                if not 0xD800 <= cp < 0xE000:
+                    extra.update(case_variants(chr(cp)))
+    for ch in sorted(extra):
+        if not any(lo <= ch <= hi for lo, hi in ranges):
+            parts.append(_rx_char(ch))
+    return "".join(parts)
+
+
+def _to_regex(tokens: tuple, case_sensitive: bool) -> str:
+    out = ["(?s)"]
+    for tok in tokens:
+        kind = tok[0]
+        if kind == "lit":
+            out.append(_rx_lit(tok[1], case_sensitive))
+        elif kind == "star":
+            out.append(_UNIT + "*")
+        elif kind == "qmark":
+            out.append(_UNIT)
+        elif kind == "any":
+            out.append(".*")
+        elif kind == "dirs":
+            out.append("(?:.*/)?")
+        else:
+            _, negated, ranges, pairs = tok
+            chars = _class_chars(ranges, case_sensitive)
+            pair_alts = [_rx_char(p[0]) + _rx_char(p[1]) for p in pairs]
+            if negated:  # RE2 has no lookahead: exclude listed bytes by their second char
+                seconds = "".join(_rx_char(p[1]) for p in pairs)
+                pair_alts = [f"{ESC}[^{seconds}]" if seconds else f"{ESC}."]
+                single = f"[^{chars}/{ESC}]"
+            else:
+                single = f"[{chars}]" if chars else ""
+            alts = [a for a in [*pair_alts, single] if a]
+            out.append("(?:" + "|".join(alts) + ")")
+    return "".join(out)
+
+
+# ---- LIKE (the fast path) --------------------------------------------------
+
+
+def _to_like(tokens: tuple, target: str, case_sensitive: bool) -> tuple[str, bool]:
+    """A LIKE pattern matching a superset, and whether it is exactly the glob.
+
+    On `name` (no '/' inside) `*` is exactly '%'; on `rel_path` '%' would
+    also cross '/', so `*` and `?` make it inexact. Exactness is further lost
+    by any character outside _LIKE_SAFE, by classes and by '?' (a non-UTF-8
+    byte is two stored characters).
+    """
+    parts: list[str] = []
+    exact = True
+    for tok in tokens:
+        kind = tok[0]
+        if kind == "lit":
+            unit = tok[1]
+            if len(unit) == 1 and unit in _LIKE_SAFE:
+                parts.append(unit)
+            else:
+                parts.append("_" * len(unit))
+                exact = False
+        elif kind == "star":
+            parts.append("%")
+            exact = exact and target == "name"
+        elif kind == "any":
+            parts.append("%")
+        elif kind == "dirs":
+            parts.append("%")
+            exact = False  # '(?:.*/)?' is not one LIKE
+        else:  # qmark, class
+            parts.append("%")
+            exact = False
+    like = re.sub("%+", "%", "".join(parts))
+    return like, exact and not case_sensitive
+
+
+# ---- SQL -------------------------------------------------------------------
+
+
+def like_operator(backend: str, case_sensitive: bool) -> str:
+    # SQLite's LIKE ignores ASCII case already (and has no ILIKE); DuckDB's LIKE
+    # is case-sensitive. SQLite's LIKE cannot be exact for case-sensitive globs.
+    if backend == "duckdb":
+        return "LIKE" if case_sensitive else "ILIKE"
+    return "LIKE"
+
+
+def glob_condition(glob: Glob, backend: str, alias: str = "f") -> tuple[str, list]:
+    """SQL condition (and its parameters) true for rows of scout_files matching `glob`."""
+    col = f"{alias}.{glob.target}" if alias else glob.target
+    conds: list[str] = []
+    params: list = []
+    if glob.like != "%":
+        conds.append(f"{col} {like_operator(backend, glob.case_sensitive)} ?")
+        params.append(glob.like)
+    exact = glob.exact_like and not (glob.case_sensitive and backend == "sqlite")
+    if not exact:
+        conds.append(f"regexp_full_match({col}, ?)")
+        params.append(glob.regex)
+    sql = " AND ".join(conds) if conds else "TRUE"
+    if glob.negate:
+        sql = f"NOT ({sql})"
+    return sql, params
+
+
+def patterns_condition(globs: Sequence[Glob], backend: str, alias: str = "f") -> tuple[str, list]:
+    """Several patterns: any positive one matches (all files if none), no negated one does."""
+    pos = [g for g in globs if not g.negate]
+    neg = [g for g in globs if g.negate]
+    parts: list[str] = []
+    params: list = []
+    if pos:
+        sqls = []
+        for g in pos:
+            s, p = glob_condition(g, backend, alias)
+            sqls.append(f"({s})")
+            params.extend(p)
+        parts.append("(" + " OR ".join(sqls) + ")")
+    for g in neg:
+        s, p = glob_condition(g, backend, alias)
+        parts.append(f"({s})")
+        params.extend(p)
+    return (" AND ".join(parts) if parts else "TRUE"), params
+
+
+def compile_many(texts: Sequence[str], *, case_sensitive: bool = False) -> list[Glob]:
+    return [compile_glob(t, case_sensitive=case_sensitive) for t in texts]
+
+
+# ---- reference matcher (for tests; independent of the regex) ----------------
+
+
+def reference_match(glob: Glob, rel_path: str) -> bool:
+    """Does `rel_path` (stored form) match? A plain backtracking matcher."""
+    subject = rel_path.rsplit("/", 1)[-1] if glob.target == "name" else rel_path
+    units = _units(subject)
+    hit = _ref(glob.tokens, 0, units, 0, glob.case_sensitive, {})
+    return hit != glob.negate
+
+
+def _eq(a: str, b: str, cs: bool) -> bool:
+    if a == b:
+        return True
+    return not cs and len(a) == 1 and len(b) == 1 and lower1(a) == lower1(b)
+
+
+def _in_class(tok: tuple, unit: str, cs: bool) -> bool:
+    _, negated, ranges, pairs = tok
+    if unit == "/":
+        return False
+    if len(unit) == 2:
+        hit = unit in pairs
+    else:
+        cands = unit if cs else case_variants(unit)
+        hit = any(lo <= c <= hi for c in cands for lo, hi in ranges)
+    return hit != negated
+
+
+def _ref(tokens, ti, units, ui, cs, memo) -> bool:
+    key = (ti, ui)
+    if key in memo:
+        return memo[key]
+    if ti == len(tokens):
+        res = ui == len(units)
+    else:
+        tok = tokens[ti]
+        kind = tok[0]
+        if kind == "lit":
+            res = ui < len(units) and _eq(tok[1], units[ui], cs) and _ref(tokens, ti + 1, units, ui + 1, cs, memo)
+        elif kind == "qmark":
+            res = ui < len(units) and units[ui] != "/" and _ref(tokens, ti + 1, units, ui + 1, cs, memo)
+        elif kind == "class":
+            res = ui < len(units) and _in_class(tok, units[ui], cs) and _ref(tokens, ti + 1, units, ui + 1, cs, memo)
+        elif kind == "star":
+            res = False
+            j = ui
+            while True:
+                if _ref(tokens, ti + 1, units, j, cs, memo):
+                    res = True
+                    break
+                if j >= len(units) or units[j] == "/":
+                    break
+                j += 1
+        elif kind == "any":
+            res = any(_ref(tokens, ti + 1, units, j, cs, memo) for j in range(ui, len(units) + 1))
+        else:  # dirs: zero or more "name/" groups
+            starts = [ui] + [j + 1 for j in range(ui, len(units)) if units[j] == "/"]
+            res = any(_ref(tokens, ti + 1, units, j, cs, memo) for j in starts)
+    memo[key] = res
+    return res
+
+
+@lru_cache(maxsize=256)
+def compiled_regex(regex: str) -> re.Pattern:
+    return re.compile(regex)
