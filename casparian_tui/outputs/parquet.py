@@ -50,6 +50,7 @@ class PartBuffer:
     root: Path
     parser: str
     version: str
+    token: str = ""  # the run's token, in every part name, so its leftovers can be found
     tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     rows: int = 0
     nbytes: int = 0
@@ -69,7 +70,7 @@ class PartBuffer:
                 folder = output_dir(self.root, self.parser, self.version, output)
                 folder.mkdir(parents=True, exist_ok=True)
                 for table in _concat_by_schema(tables):
-                    uid = uuid.uuid4().hex[:12]
+                    uid = self.token + uuid.uuid4().hex[:12]
                     stem = f"part-{first_job_id:012d}-{uid}"
                     tmp = folder / f"{TMP_PREFIX}{stem[5:]}{TMP_SUFFIX}"
                     pq.write_table(table, tmp, compression="zstd")
