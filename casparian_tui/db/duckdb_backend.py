@@ -67,7 +67,7 @@ class DuckDBConnection(Connection):
         return [d[0] for d in cur.description or []], rows
 
     def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
-        return self._con.execute(sql, params).fetch_arrow_table()
+        return self._con.execute(sql, params).to_arrow_table()  # duckdb 2.x name
 
     def bulk_insert(self, table: str, data: pa.Table, conflict: str = "") -> None:
         if data.num_rows == 0:
