@@ -67,7 +67,9 @@ class DuckDBConnection(Connection):
         return [d[0] for d in cur.description or []], rows
 
     def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
-        return self._con.execute(sql, params).to_arrow_table()  # duckdb 2.x name
+        # duckdb 2.x: fetch_arrow_table is gone and Arrow from an execute()
+        # result copies (and warns); a relation converts directly.
+        return self._con.sql(sql, params=list(params) or None).to_arrow_table()
 
     def bulk_insert(self, table: str, data: pa.Table, conflict: str = "") -> None:
         if data.num_rows == 0:
