@@ -28,6 +28,7 @@ from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import WriterLease, describe_holder, read_holder
 from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION
+from casparian_tui.db.turns import WaitMarker, others_waiting
 from casparian_tui.errors import (
     ActorClosed,
     DatabaseError,
@@ -37,8 +38,15 @@ from casparian_tui.errors import (
     ReadOnlyViolation,
 )
 
-_BACKOFF_START_S = 0.02
-_BACKOFF_MAX_S = 0.5
+_BACKOFF_START_S = 0.01
+# Retries are cheap (DuckDB fails at the lock) and a holder that steps aside
+# is only away for a moment, so keep polling often.
+_BACKOFF_MAX_S = 0.1
+# A writer keeps the file at least this long before stepping aside for a
+# waiter: closing costs a checkpoint, so at most about once a second.
+TURN_S = 1.0
+# How long a writer that stepped aside stays away if the waiter is slow.
+MAX_YIELD_S = 1.0
 
 
 class DbFuture(Future):
@@ -75,6 +83,10 @@ class DbActor:
         self._conn: Connection | None = None
         self._schema_checked = False
         self.waiting_for: str | None = None  # who we wait on, for status lines
+        self._marker = WaitMarker(settings.db_path)
+        self._opened_at = 0.0
+        self.steps_aside = 0  # times we gave the file up for a waiter
+        self._yielding = False
         self.opens = 0  # connections opened so far; tests and the bench read it
 
     # ---- caller side -------------------------------------------------
@@ -132,9 +144,10 @@ class DbActor:
         try:
             while True:
                 try:
-                    timeout = self.settings.idle_grace_s if self._conn is not None else None
-                    req = self._queue.get(timeout=timeout)
+                    req = self._queue.get(timeout=self._idle_timeout())
                 except queue.Empty:
+                    if self._yielding:
+                        self.steps_aside += 1
                     self._close()
                     continue
                 if req is None or self._closed.is_set():
@@ -145,10 +158,36 @@ class DbActor:
                     continue
                 if not req.future.set_running_or_notify_cancel():
                     continue  # cancelled while queued: never runs
+                self._maybe_step_aside()
                 self._serve(req)
         finally:
             self._fail_pending()
             self._close()
+
+    def _idle_timeout(self) -> float | None:
+        if self._conn is None:
+            return None
+        if not self._queue.empty():
+            return self.settings.idle_grace_s
+        self._yielding = others_waiting(self.settings.db_path)
+        if not self._yielding:
+            return self.settings.idle_grace_s
+        if not self.lease.held:
+            return 0  # a reader with nothing to do: let the waiter in now
+        turn_left = TURN_S - (time.monotonic() - self._opened_at)
+        return min(self.settings.idle_grace_s, max(0.0, turn_left))
+
+    def _maybe_step_aside(self) -> None:
+        """At a request boundary, give the file up for a waiting process."""
+        if self._conn is None or time.monotonic() - self._opened_at < TURN_S:
+            return
+        if not others_waiting(self.settings.db_path):
+            return
+        self._close()
+        self.steps_aside += 1
+        deadline = time.monotonic() + MAX_YIELD_S
+        while time.monotonic() < deadline and others_waiting(self.settings.db_path):
+            time.sleep(0.005)
 
     def _serve(self, req: _Request) -> None:
         try:
@@ -264,39 +303,48 @@ class DbActor:
         self._schema_checked = True
 
     def _take_lease(self, deadline: float) -> None:
-        while True:
-            remaining = deadline - time.monotonic()
-            holder = read_holder(self.settings.db_path)
-            self.waiting_for = describe_holder(holder) if holder else None
-            if self.lease.acquire(timeout=min(max(remaining, 0), 0.25)):
-                self.waiting_for = None
-                return
-            if remaining <= 0:
-                self.waiting_for = None
-                raise self._locked_error(holder)
+        if self.lease.acquire(timeout=0):
+            return
+        self._marker.announce()
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                holder = read_holder(self.settings.db_path)
+                self.waiting_for = describe_holder(holder) if holder else "another writer"
+                if self.lease.acquire(timeout=min(max(remaining, 0), 0.1)):
+                    return
+                if remaining <= 0:
+                    raise self._locked_error(holder)
+        finally:
+            self.waiting_for = None
+            self._marker.withdraw()
 
     def _open(self, read_only: bool, deadline: float) -> Connection:
         factory = duckdb_backend.DuckDBConnection if self.settings.backend == "duckdb" else sqlite_backend.SQLiteConnection
         delay = _BACKOFF_START_S
-        while True:
-            try:
-                conn = factory(self.settings.db_path, read_only=read_only)
-                self.opens += 1
-                self.waiting_for = None
-                return conn
-            except duckdb.IOException as exc:
-                if not duckdb_backend.is_lock_error(exc):
+        try:
+            while True:
+                try:
+                    conn = factory(self.settings.db_path, read_only=read_only)
+                    self.opens += 1
+                    self._opened_at = time.monotonic()
+                    return conn
+                except duckdb.IOException as exc:
+                    if not duckdb_backend.is_lock_error(exc):
+                        raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+                    self._marker.announce()
+                    holder = read_holder(self.settings.db_path)
+                    pid = duckdb_backend.lock_error_pid(exc)
+                    self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
+                    if time.monotonic() >= deadline:
+                        raise self._locked_error(holder, pid) from exc
+                    time.sleep(delay * random.uniform(0.5, 1.5))
+                    delay = min(delay * 1.6, _BACKOFF_MAX_S)
+                except sqlite3.Error as exc:
                     raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
-                holder = read_holder(self.settings.db_path)
-                pid = duckdb_backend.lock_error_pid(exc)
-                self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
-                if time.monotonic() >= deadline:
-                    self.waiting_for = None
-                    raise self._locked_error(holder, pid) from exc
-                time.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 1.6, _BACKOFF_MAX_S)
-            except sqlite3.Error as exc:
-                raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+        finally:
+            self.waiting_for = None
+            self._marker.withdraw()
 
     def _locked_error(self, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
         path = self.settings.db_path
