@@ -69,6 +69,10 @@ class Database:
     def execute(self, action: str, sql: str, params: Params = ()) -> int:
         return self.write(action, lambda c: c.execute(sql, params))
 
+    def set_activity(self, activity: str) -> None:
+        """Publish what this process is doing (e.g. `scanning 12,345 files`) in the lease record."""
+        self.actor.lease.set_activity(activity)
+
     def close(self) -> None:
         self.actor.shutdown()
 

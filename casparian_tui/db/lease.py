@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +72,9 @@ class WriterLease:
         self._lock = filelock.FileLock(str(lock_path(db_path)), thread_local=False)
         self._since: float | None = None
         self._activity = ""
+        # set_activity may come from any thread; it must never write a record
+        # after release has removed it.
+        self._record_lock = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -85,27 +89,31 @@ class WriterLease:
             self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except filelock.Timeout:
             return False
-        self._since = time.time()
-        self._write_record()
+        with self._record_lock:
+            self._since = time.time()
+            self._write_record()
         return True
 
     def release(self) -> None:
         if not self.held:
             return
-        try:
-            record_path(self.db_path).unlink(missing_ok=True)
-        finally:
-            self._since = None
-            self._lock.release(force=True)
+        with self._record_lock:
+            try:
+                record_path(self.db_path).unlink(missing_ok=True)
+            finally:
+                self._since = None
+                self._lock.release(force=True)
 
     def forget_record(self) -> None:
         if self.held:
             record_path(self.db_path).unlink(missing_ok=True)
 
     def set_activity(self, activity: str) -> None:
-        self._activity = activity
-        if self.held:
-            self._write_record()
+        """What we are doing, for other processes' status lines (any thread)."""
+        with self._record_lock:
+            self._activity = activity
+            if self._since is not None:
+                self._write_record()
 
     def _write_record(self) -> None:
         record = {
