@@ -116,7 +116,7 @@ def _shape_rows(rows: list[dict], schema: Schema) -> Shaped:
     return Shaped(good, bad)
 
 
-def _convert(values: list, typ: pa.DataType) -> pa.Array | None:
+def _convert(values: list, typ: pa.DataType, per_value: bool = True) -> pa.Array | None:
     try:
         return pa.array(values, type=typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
@@ -124,7 +124,14 @@ def _convert(values: list, typ: pa.DataType) -> pa.Array | None:
     try:  # strings such as "42" or "2024-01-02 03:04:05" cast cleanly
         return pa.array(values).cast(typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        pass
+    if not per_value or len(values) < 2:
         return None
+    # a mix such as [1, "2"]: convert value by value
+    pieces = [_convert([v], typ, per_value=False) for v in values]
+    if any(p is None for p in pieces):
+        return None
+    return pa.concat_arrays(pieces)
 
 
 def _short(value: Any) -> str:

@@ -268,6 +268,9 @@ class Runner:
             "record failed jobs", lambda c: q.fail_batch(c, self.owner, batch, self.opts.retry_base_s))
         for f in batch:
             self.held.pop(f.id, None)
+        if any(s == q.QUEUED for s in outcome.values()):
+            self.queue_drained = False  # a retry is scheduled: look again before finishing
+            self.next_claim_at = 0.0
         self.stats.failed_attempts += len(batch)
         self.stats.done += sum(1 for s in outcome.values() if s == q.FAILED)
         self.progress(self.stats)
