@@ -1,0 +1,129 @@
+"""The bulk path for the file catalog: merge a scanned batch into scout_files.
+
+The only backend difference is how a batch becomes a table SQL can join:
+DuckDB registers the Arrow table itself (zero copy; `executemany` would be
+~100x slower), SQLite loads it into a TEMP table with `executemany`. The
+merge is then the same set-based SQL on both — classify, update seen rows,
+insert new ones — so new/changed/unchanged counts come for free and the
+whole batch is one transaction (a cancelled batch leaves nothing behind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from casparian_tui.db.connection import Connection
+
+_names = itertools.count()
+
+# Column types for SQLite TEMP tables built from Arrow schemas.
+_SQLITE_TYPES = {pa.string(): "TEXT", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "REAL"}
+
+
+@contextlib.contextmanager
+def staged(conn: Connection, data: pa.Table, prefix: str = "_cf_stage") -> Iterator[str]:
+    """Make `data` queryable under the yielded table name for the block."""
+    name = f"{prefix}_{next(_names)}"
+    if conn.backend == "duckdb":
+        conn.register_arrow(name, data)
+        try:
+            yield name
+        finally:
+            conn.unregister(name)
+        return
+    cols = ", ".join(f"{c} {_SQLITE_TYPES.get(t, 'TEXT')}" for c, t in zip(data.column_names, data.schema.types))
+    conn.execute(f"CREATE TEMP TABLE {name} ({cols})")
+    try:
+        conn.bulk_insert(f"temp.{name}", data)
+        yield name
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+@dataclass
+class BatchCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    reappeared: int = 0  # known rows marked deleted earlier, seen again (counted as new too)
+
+    def add(self, other: "BatchCounts") -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.reappeared += other.reappeared
+
+
+_CLASSIFY = """
+SELECT
+  count(*) FILTER (WHERE f.id IS NULL OR f.deleted_at IS NOT NULL),
+  count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NULL AND (f.size <> s.size OR f.mtime <> s.mtime)),
+  count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NULL AND f.size = s.size AND f.mtime = s.mtime),
+  count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NOT NULL)
+FROM {stage} s LEFT JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
+"""
+
+# Seen again: refresh what the walk saw. A size/mtime change (or coming back
+# after being marked deleted) sends the file back to 'pending' and stamps
+# changed_scan_id so rules are re-applied to it at the end of the scan.
+_UPDATE_SEEN = """
+UPDATE scout_files SET
+  size = s.size,
+  mtime = s.mtime,
+  file_uid = s.file_uid,
+  status = CASE WHEN scout_files.size <> s.size OR scout_files.mtime <> s.mtime
+                  OR scout_files.deleted_at IS NOT NULL THEN 'pending' ELSE scout_files.status END,
+  changed_scan_id = CASE WHEN scout_files.size <> s.size OR scout_files.mtime <> s.mtime
+                  OR scout_files.deleted_at IS NOT NULL THEN ? ELSE scout_files.changed_scan_id END,
+  deleted_at = NULL,
+  last_seen_at = ?,
+  last_scan_id = ?
+FROM {stage} s
+WHERE scout_files.source_id = ? AND scout_files.rel_path = s.rel_path
+"""
+
+_INSERT_NEW = """
+INSERT INTO scout_files (source_id, rel_path, parent_path, name, extension, size, mtime, file_uid,
+                         status, first_seen_at, last_seen_at, last_scan_id, first_scan_id, changed_scan_id)
+SELECT ?, s.rel_path, s.parent_path, s.name, s.extension, s.size, s.mtime, s.file_uid,
+       'pending', ?, ?, ?, ?, ?
+FROM {stage} s
+WHERE NOT EXISTS (SELECT 1 FROM scout_files f WHERE f.source_id = ? AND f.rel_path = s.rel_path)
+"""
+
+
+def upsert_files(
+    conn: Connection,
+    source_id: int,
+    scan_id: int,
+    now_us: int,
+    batch: pa.Table,
+    check: Callable[[], None] | None = None,
+) -> BatchCounts:
+    """Merge one walker batch (walker.BATCH_SCHEMA) into scout_files.
+
+    Call inside a write transaction. `check` runs between statements and may
+    raise to abandon the batch (cancel) even when no statement is running to
+    interrupt. Returns what the batch held.
+    """
+    if batch.num_rows == 0:
+        return BatchCounts()
+    check = check or (lambda: None)
+    with staged(conn, batch) as stage:
+        check()
+        new, changed, unchanged, back = conn.query_one(_CLASSIFY.format(stage=stage), [source_id])
+        check()
+        if changed or unchanged or back:
+            conn.execute(_UPDATE_SEEN.format(stage=stage), [scan_id, now_us, scan_id, source_id])
+            check()
+        if new - back:
+            conn.execute(
+                _INSERT_NEW.format(stage=stage),
+                [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
+            )
+    return BatchCounts(new=new, changed=changed, unchanged=unchanged, reappeared=back)

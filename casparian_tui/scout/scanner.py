@@ -1,0 +1,328 @@
+"""Scanning a source: walk, persist in batches, detect changes, finish up.
+
+`Scanner(db, source).run()` is the one entry point (the CLI calls it on its
+main thread, the TUI from a worker thread). The walker thread streams Arrow
+batches; each batch is merged into scout_files in its own write transaction
+(db/file_upsert.py) while the walk goes on. `cancel()` (or Ctrl+C on the
+thread running `run`) stops the walker and interrupts the batch in flight
+within ~50 ms; that batch rolls back, so the catalog only ever holds whole
+batches. Deletions and renames are decided only after a COMPLETE walk.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field
+from typing import Callable
+
+from casparian_tui.db import Database
+from casparian_tui.db.connection import Connection
+from casparian_tui.db.file_upsert import BatchCounts, upsert_files
+from casparian_tui.errors import CasparianError, QueryInterrupted
+from casparian_tui.scout import catalog_sync, rules
+from casparian_tui.scout.excludes import compile_excludes
+from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.sources import Source, now_us, resolve_root
+from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, WalkDone, Walker
+
+_POLL_S = 0.02  # how often the waiting side looks at the cancel flag
+_QUEUE_BATCHES = 3  # batches the walker may run ahead of the database
+_MAX_STORED_ERRORS = 1000
+
+
+class ScanCancelled(CasparianError):
+    """Raised inside a batch write when cancel arrives between statements."""
+
+
+@dataclass
+class ScanProgress:
+    """A snapshot for progress displays (sent at least once a second)."""
+
+    source: str
+    dirs: int
+    files_found: int
+    files_persisted: int
+    files_per_s: float
+    current_dir: str  # display-safe
+    errors: int
+    elapsed_s: float
+
+
+@dataclass
+class ScanResult:
+    source: str
+    root: str  # display-safe
+    scan_id: int
+    status: str  # completed | cancelled | failed
+    files_found: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    deleted: int = 0
+    errors: list[dict] = field(default_factory=list)  # {path, error}, display-safe
+    duration_s: float = 0.0
+    dirs: int = 0
+    symlinks: int = 0
+    special: int = 0
+    excluded: int = 0
+
+    def to_json(self) -> dict:
+        """Exactly the keys `casparian scan --json` documents."""
+        return {
+            "source": self.source,
+            "root": self.root,
+            "files_found": self.files_found,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "renamed": self.renamed,
+            "deleted": self.deleted,
+            "errors": self.errors,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Scanner:
+    def __init__(
+        self,
+        db: Database,
+        source: Source,
+        *,
+        excludes: list[str] | tuple[str, ...] = (),
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        on_progress: Callable[[ScanProgress], None] | None = None,
+        progress_interval_s: float = 0.25,
+    ):
+        self.db = db
+        self.source = source
+        self.excludes = list(excludes)
+        self.exclude_fn = compile_excludes(self.excludes)
+        self.batch_rows = batch_rows
+        self.on_progress = on_progress
+        self.progress_interval_s = min(progress_interval_s, 1.0)
+        self._cancel = threading.Event()
+        self._persisted = 0
+        self._started = 0.0
+        self._cancel_at: float | None = None
+        # Seconds from cancel() to the walker and the batch in flight being
+        # stopped (the finishing write comes after); None if not cancelled.
+        self.stop_latency_s: float | None = None
+
+    def cancel(self) -> None:
+        """Stop the scan soon (thread-safe); `run` returns a cancelled result."""
+        if self._cancel_at is None:
+            self._cancel_at = time.monotonic()
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    # ---- the scan --------------------------------------------------------
+    def run(self) -> ScanResult:
+        root = resolve_root(self.source.root_path)
+        self._started = time.monotonic()
+        scan_id = self.db.write("start a scan", lambda c: _start_run(c, self.source.id, self.excludes))
+        counts = BatchCounts()
+        walker = Walker(
+            root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=self.batch_rows, exclude=self.exclude_fn
+        )
+        failure: BaseException | None = None
+        try:
+            walker.start()
+            self._consume(walker, scan_id, counts)
+        except KeyboardInterrupt:
+            self.cancel()
+        except BaseException as exc:  # recorded as a failed run, then re-raised
+            self.cancel()
+            failure = exc
+        walker.join(timeout=1.0)
+        if self._cancel_at is not None:
+            self.stop_latency_s = time.monotonic() - self._cancel_at
+        complete = walker.complete and failure is None and not self._cancel.is_set()
+        status = "completed" if complete else ("failed" if failure is not None else "cancelled")
+        result = self._finish(scan_id, walker, counts, status)
+        if failure is not None:
+            raise failure
+        return result
+
+    def _consume(self, walker: Walker, scan_id: int, counts: BatchCounts) -> None:
+        last_report = 0.0
+        while True:
+            now = time.monotonic()
+            if now - last_report >= self.progress_interval_s:
+                self._report(walker)
+                last_report = now
+            if self._cancel.is_set():
+                return
+            try:
+                item = walker.out.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(item, WalkDone):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            fut = self.db.submit_write(
+                "scan a source",
+                lambda c, b=item: upsert_files(c, self.source.id, scan_id, now_us(), b, check=self._check_cancel),
+            )
+            while True:
+                try:
+                    counts.add(fut.result(timeout=_POLL_S))
+                    self._persisted += item.num_rows
+                    break
+                except TimeoutError:
+                    if self._cancel.is_set():
+                        fut.interrupt()  # rolls the batch back
+                        self._wait_quietly(fut)
+                        return
+                    if time.monotonic() - last_report >= self.progress_interval_s:
+                        self._report(walker)
+                        last_report = time.monotonic()
+                except KeyboardInterrupt:
+                    self.cancel()
+                    fut.interrupt()
+                    self._wait_quietly(fut)
+                    return
+                except (ScanCancelled, QueryInterrupted, CancelledError):
+                    if self._cancel.is_set():
+                        return  # the batch rolled back, as cancel wants
+                    raise
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise ScanCancelled("The scan was cancelled.")
+
+    @staticmethod
+    def _wait_quietly(fut) -> None:
+        try:
+            fut.result(timeout=5)
+        except BaseException:  # interrupted/cancelled is the expected outcome
+            pass
+
+    def _report(self, walker: Walker) -> None:
+        if self.on_progress is None:
+            return
+        st = walker.stats
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        self.on_progress(
+            ScanProgress(
+                source=self.source.name,
+                dirs=st.dirs,
+                files_found=st.files,
+                files_persisted=self._persisted,
+                files_per_s=self._persisted / elapsed,
+                current_dir=display_name(st.current_dir) or ".",
+                errors=len(st.errors),
+                elapsed_s=elapsed,
+            )
+        )
+
+    # ---- the end of a scan -----------------------------------------------
+    def _finish(self, scan_id: int, walker: Walker, counts: BatchCounts, status: str) -> ScanResult:
+        st = walker.stats
+        complete = status == "completed"
+        errors = [{"path": display_name(e["path"]) or ".", "error": e["error"]} for e in st.errors]
+
+        def finish(conn: Connection) -> tuple[int, int]:
+            renamed = deleted = 0
+            if complete:
+                renamed = catalog_sync.move_renamed(conn, self.source.id, scan_id)
+                deleted = catalog_sync.mark_deleted(
+                    conn,
+                    self.source.id,
+                    scan_id,
+                    now_us(),
+                    error_dirs=[e["path"] for e in st.errors],
+                    exclude=self.exclude_fn,
+                )
+            catalog_sync.refresh_folders(conn, self.source.id)
+            catalog_sync.refresh_source_totals(conn, self.source.id, now_us())
+            return renamed, deleted
+
+        # The finishing write must not be refused because the user hit Ctrl+C
+        # a moment ago: it is what keeps the catalog's aggregates honest.
+        renamed, deleted = self.db.write("finish a scan", finish)
+        duration = time.monotonic() - self._started
+        result = ScanResult(
+            source=self.source.name,
+            root=self.source.root_display,
+            scan_id=scan_id,
+            status=status,
+            files_found=st.files,
+            # A renamed file was inserted as new, then moved onto its old row.
+            new=counts.new - renamed,
+            changed=counts.changed,
+            unchanged=counts.unchanged,
+            renamed=renamed,
+            deleted=deleted,
+            errors=errors,
+            duration_s=duration,
+            dirs=st.dirs,
+            symlinks=st.symlinks,
+            special=st.special,
+            excluded=st.excluded,
+        )
+        self.db.write("record a scan", lambda c: _end_run(c, result))
+        if status != "failed":
+            self.db.write("tag scanned files", lambda c: _apply_rules_after_scan(c, self.source.id, scan_id))
+        return result
+
+
+def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> int:
+    return conn.query_value(
+        "INSERT INTO scout_scan_runs (source_id, started_at, status, excludes_json)"
+        " VALUES (?, ?, 'running', ?) RETURNING id",
+        [source_id, now_us(), json.dumps(excludes) if excludes else None],
+    )
+
+
+def _end_run(conn: Connection, r: ScanResult) -> None:
+    conn.execute(
+        "UPDATE scout_scan_runs SET finished_at = ?, status = ?, files_found = ?, new_files = ?,"
+        " changed_files = ?, unchanged_files = ?, renamed_files = ?, deleted_files = ?, error_count = ?,"
+        " errors_json = ?, dirs_scanned = ?, symlinks_skipped = ?, special_skipped = ?, duration_s = ?"
+        " WHERE id = ?",
+        [
+            now_us(),
+            r.status,
+            r.files_found,
+            r.new,
+            r.changed,
+            r.unchanged,
+            r.renamed,
+            r.deleted,
+            len(r.errors),
+            json.dumps(r.errors[:_MAX_STORED_ERRORS], ensure_ascii=False) if r.errors else None,
+            r.dirs,
+            r.symlinks,
+            r.special,
+            r.duration_s,
+            r.scan_id,
+        ],
+    )
+
+
+def _apply_rules_after_scan(conn: Connection, source_id: int, scan_id: int) -> None:
+    """Tag the files this scan found new, changed, reappeared or renamed.
+
+    Those rows carry changed_scan_id = scan_id; unchanged files keep their
+    tags untouched, so a rescan of an unchanged tree does no tagging work.
+    """
+    ids = conn.query_arrow(
+        "SELECT id FROM scout_files WHERE source_id = ? AND changed_scan_id = ? AND deleted_at IS NULL",
+        [source_id, scan_id],
+    )
+    if ids.num_rows:
+        rules.apply_rules(conn, source_id=source_id, file_ids=ids.column("id"))
+
+
+def scan_source(db: Database, source: Source, **kwargs) -> ScanResult:
+    """Convenience: one blocking scan."""
+    return Scanner(db, source, **kwargs).run()

@@ -1,0 +1,357 @@
+"""The scanner on both backends: catalog contents, change detection, cancel, odd names."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+
+from casparian_tui.db.file_upsert import upsert_files
+from casparian_tui.scout import scanner as scanner_mod
+from casparian_tui.scout import walker as walker_mod
+from casparian_tui.scout.pathcodec import display_name, encode_name, to_bytes
+from casparian_tui.scout.rules import add_rule
+from casparian_tui.scout.scanner import Scanner
+from casparian_tui.scout.sources import add_source
+from casparian_tui.scout.testtree import count_files, make_tree
+
+
+def _files(db, source_id):
+    return {
+        r["rel_path"]: r
+        for r in db.query_dicts(
+            "SELECT id, rel_path, parent_path, name, extension, size, mtime, status, deleted_at, file_uid"
+            " FROM scout_files WHERE source_id = ?",
+            [source_id],
+        )
+    }
+
+
+def _scan(db, src, **kw):
+    return Scanner(db, src, **kw).run()
+
+
+def _write(path, data=b"x"):
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def test_first_scan_catalogs_every_file(db, tmp_path):
+    root = tmp_path / "tree"
+    total_bytes = make_tree(root, 1234, seed=7, depth=2, files_per_dir=50)
+    src = add_source(db, root)
+    res = _scan(db, src, batch_rows=200)
+    assert res.status == "completed"
+    assert (res.files_found, res.new, res.changed, res.unchanged, res.deleted, res.renamed) == (1234, 1234, 0, 0, 0, 0)
+    assert res.errors == []
+    files = _files(db, src.id)
+    assert len(files) == count_files(root) == 1234
+    # Every stored row describes the real file exactly.
+    for rel, row in list(files.items())[:200]:
+        st = os.lstat(os.path.join(root, rel))
+        assert row["size"] == st.st_size
+        assert row["mtime"] == st.st_mtime_ns // 1000
+        assert row["file_uid"] == f"{st.st_dev}:{st.st_ino}"
+        assert row["parent_path"] == (rel.rsplit("/", 1)[0] if "/" in rel else "")
+        assert row["name"] == rel.rsplit("/", 1)[-1]
+        assert row["extension"] == os.path.splitext(row["name"])[1][1:].lower()
+        assert row["status"] == "pending" and row["deleted_at"] is None
+    # Folder aggregates: the root holds everything; children sum to parents.
+    folders = {r[0]: r for r in db.query_all(
+        "SELECT path, parent_path, depth, file_count, total_bytes FROM scout_folders WHERE source_id = ?", [src.id])}
+    assert folders[""][3:] == (1234, total_bytes)
+    for path, (_, parent, depth, count, _) in folders.items():
+        if path:
+            assert depth == path.count("/") + 1
+            kids = [f for f in folders.values() if f[1] == path]
+            direct = sum(1 for r in files.values() if r["parent_path"] == path)
+            assert count == direct + sum(k[3] for k in kids)
+    srow = db.query_one("SELECT file_count, total_bytes, last_scan_at FROM scout_sources WHERE id = ?", [src.id])
+    assert srow[0] == 1234 and srow[1] == total_bytes and srow[2] is not None
+    run = db.query_dicts("SELECT * FROM scout_scan_runs WHERE id = ?", [res.scan_id])[0]
+    assert run["status"] == "completed" and run["new_files"] == 1234 and run["finished_at"] >= run["started_at"]
+
+
+def test_rescan_detects_changed_deleted_renamed_and_new(db, tmp_path):
+    root = tmp_path / "tree"
+    make_tree(root, 300, seed=1, depth=1, files_per_dir=100)
+    src = add_source(db, root)
+    _scan(db, src)
+    before = _files(db, src.id)
+    rels = sorted(before)
+    grow, touch, gone, moved = rels[0], rels[1], rels[2], rels[3]
+    # A file processed earlier must go back to pending when it changes.
+    db.execute("t", "UPDATE scout_files SET status = 'processed' WHERE source_id = ?", [src.id])
+    db.execute("t", "INSERT INTO scout_file_tags (file_id, tag, tag_source, created_at) VALUES (?, 'keep', 'manual', 0)",
+               [before[moved]["id"]])
+    with open(root / grow, "ab") as fh:
+        fh.write(b"more bytes")
+    st = os.stat(root / touch)
+    os.utime(root / touch, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    os.remove(root / gone)
+    new_rel = "renamed-" + moved.replace("/", "_")
+    os.rename(root / moved, root / new_rel)
+    _write(root / "brand_new.TXT", b"hello")
+
+    res = _scan(db, src)
+    assert res.status == "completed"
+    assert (res.new, res.changed, res.renamed, res.deleted) == (1, 2, 1, 1)
+    assert res.unchanged == 300 - 4
+    assert res.files_found == 300
+    after = _files(db, src.id)
+    assert after[grow]["status"] == "pending" and after[grow]["size"] == before[grow]["size"] + 10
+    assert after[touch]["status"] == "pending"
+    assert after[rels[5]]["status"] == "processed"  # unchanged keeps its status
+    assert after[gone]["deleted_at"] is not None and after[gone]["status"] == "deleted"
+    assert moved not in after
+    assert after[new_rel]["id"] == before[moved]["id"]  # the row moved: same id...
+    assert after[new_rel]["status"] == "processed"  # ...same history
+    assert db.query_all("SELECT tag FROM scout_file_tags WHERE file_id = ?", [before[moved]["id"]]) == [("keep",)]
+    assert after["brand_new.TXT"]["extension"] == "txt"
+    assert db.query_value("SELECT file_count FROM scout_folders WHERE source_id = ? AND path = ''", [src.id]) == 300
+
+    # Unchanged tree: everything unchanged, nothing deleted twice.
+    again = _scan(db, src)
+    assert (again.new, again.changed, again.unchanged, again.deleted, again.renamed) == (0, 0, 300, 0, 0)
+    # A deleted file that comes back is new again and pending.
+    _write(root / gone, b"back")
+    back = _scan(db, src)
+    assert back.new == 1 and back.deleted == 0
+    row = _files(db, src.id)[gone]
+    assert row["deleted_at"] is None and row["status"] == "pending"
+
+
+def test_hard_links_and_rename_pairing_are_one_to_one(db, tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    _write(root / "a.bin", b"12345")
+    src = add_source(db, root)
+    _scan(db, src)
+    old_id = _files(db, src.id)["a.bin"]["id"]
+    os.link(root / "a.bin", root / "b.bin")
+    os.link(root / "a.bin", root / "c.bin")
+    os.remove(root / "a.bin")
+    res = _scan(db, src)
+    assert (res.renamed, res.new, res.deleted) == (1, 1, 0)
+    files = _files(db, src.id)
+    assert files["b.bin"]["id"] == old_id and set(files) == {"b.bin", "c.bin"}
+
+
+def test_cancelled_scan_marks_nothing_deleted_and_keeps_whole_batches(db, tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    make_tree(root, 3000, seed=3, depth=2, files_per_dir=30)
+    src = add_source(db, root)
+    _scan(db, src)
+    # Delete a third of the files, then cancel the rescan early.
+    victims = sorted(_files(db, src.id))[:1000]
+    for rel in victims:
+        os.remove(root / rel)
+    persisted = []
+
+    def upsert_then_cancel(*args, **kwargs):
+        out = upsert_files(*args, **kwargs)
+        persisted.append(args[4].num_rows)
+        if len(persisted) == 2:
+            scanner.cancel()
+        return out
+
+    scanner = Scanner(db, src, batch_rows=100)
+    monkeypatch.setattr(scanner_mod, "upsert_files", upsert_then_cancel)
+    res = scanner.run()
+    assert res.status == "cancelled"
+    assert res.deleted == 0 and res.renamed == 0
+    files = _files(db, src.id)
+    assert len(files) == 3000 and all(r["deleted_at"] is None for r in files.values())
+    seen = db.query_value(
+        "SELECT count(*) FROM scout_files WHERE source_id = ? AND last_scan_id = ?", [src.id, res.scan_id])
+    assert seen == sum(persisted[:2])  # only whole batches, none after cancel
+    assert db.query_value("SELECT status FROM scout_scan_runs WHERE id = ?", [res.scan_id]) == "cancelled"
+    # The next complete scan does the deletions.
+    full = _scan(db, src)
+    assert full.deleted == 1000
+
+
+def test_cancel_stops_within_100ms(db, tmp_path):
+    root = tmp_path / "tree"
+    make_tree(root, 20000, seed=5, depth=2, files_per_dir=200)
+    src = add_source(db, root)
+    scanner = Scanner(db, src, batch_rows=2000, progress_interval_s=0.01)
+    started = threading.Event()
+
+    def progress(p):
+        if p.files_persisted > 0:
+            started.set()
+
+    scanner.on_progress = progress
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("res", scanner.run()))
+    t.start()
+    assert started.wait(30)
+    scanner.cancel()
+    t.join(30)
+    assert box["res"].status == "cancelled"
+    assert scanner.stop_latency_s is not None and scanner.stop_latency_s < 0.1, scanner.stop_latency_s
+
+
+def test_ctrl_c_on_the_scanning_thread_cancels_cleanly(db, tmp_path):
+    root = tmp_path / "tree"
+    make_tree(root, 2000, seed=2, depth=2, files_per_dir=20)
+    src = add_source(db, root)
+    calls = []
+
+    def progress(p):
+        calls.append(p)
+        if p.files_persisted > 0:
+            raise KeyboardInterrupt
+
+    res = Scanner(db, src, batch_rows=100, progress_interval_s=0.0, on_progress=progress).run()
+    assert res.status == "cancelled" and res.deleted == 0
+    n = db.query_value("SELECT count(*) FROM scout_files WHERE source_id = ?", [src.id])
+    assert 0 < n < 2000
+    assert db.query_value("SELECT status FROM scout_scan_runs WHERE id = ?", [res.scan_id]) == "cancelled"
+
+
+def test_batches_are_persisted_while_the_walk_goes_on(db, tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    make_tree(root, 5000, seed=4, depth=2, files_per_dir=50)
+    src = add_source(db, root)
+    walkers, found_when_written = [], []
+    real_walker, real_upsert = scanner_mod.Walker, scanner_mod.upsert_files
+
+    def make_walker(*a, **k):
+        walkers.append(real_walker(*a, **k))
+        return walkers[-1]
+
+    def spy(*args, **kwargs):
+        found_when_written.append(walkers[0].stats.files)
+        return real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(scanner_mod, "Walker", make_walker)
+    monkeypatch.setattr(scanner_mod, "upsert_files", spy)
+    res = Scanner(db, src, batch_rows=100).run()
+    assert res.new == 5000
+    # The walker may run only a few batches ahead (bounded queue), so the
+    # first batch is written while most of the tree is still unwalked.
+    assert found_when_written[0] < 5000 // 2
+
+
+def test_symlinks_specials_hidden_and_odd_names(db, tmp_path):
+    root = tmp_path / "odd"
+    (root / "sub").mkdir(parents=True)
+    names = ["plain.txt", ".hidden", "new\nline.log", "quote'\"s.csv", "100%_done.txt", "star*?.txt",
+             "sp ace.TXT", "ünïcødé.json", "back\\slash", "\uf8ffesc.txt"]
+    for n in names:
+        _write(root / "sub" / n, n.encode())
+    raw = os.fsencode(str(root / "sub")) + b"/caf\xe9-\xff.bin"
+    with open(raw, "wb") as fh:
+        fh.write(b"latin-1 name")
+    os.symlink(root / "sub" / "plain.txt", root / "link-to-file")
+    os.symlink(root, root / "sub" / "loop")  # a symlink loop, never followed
+    os.symlink(root / "missing", root / "dangling")
+    os.mkfifo(root / "fifo")
+    src = add_source(db, root)
+    res = _scan(db, src)
+    assert res.status == "completed" and res.errors == []
+    assert res.files_found == len(names) + 1
+    assert res.symlinks == 3 and res.special == 1
+    files = _files(db, src.id)
+    for n in names:
+        assert f"sub/{encode_name(n)}" in files
+    odd = [r for r in files if display_name(r).startswith("sub/caf\\xe9")]
+    assert len(odd) == 1
+    assert os.path.join(os.fsencode(str(root)), to_bytes(odd[0])) == raw  # round-trips to the real path
+    assert files[odd[0]]["size"] == len(b"latin-1 name")
+    assert files["sub/.hidden"]["extension"] == ""
+    # A rescan of the same odd names changes nothing (the encoding is stable).
+    again = _scan(db, src)
+    assert (again.new, again.changed, again.unchanged, again.deleted) == (0, 0, len(names) + 1, 0)
+
+
+def test_unreadable_folder_is_an_error_and_protects_its_files(db, tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    make_tree(root, 200, seed=9, depth=1, files_per_dir=50)
+    src = add_source(db, root)
+    first = _scan(db, src)
+    assert first.new == 200
+    locked = sorted(p for p in os.listdir(root))[0]
+    under = [r for r in _files(db, src.id) if r.startswith(locked + "/")]
+    assert under
+    real_scandir = os.scandir
+    blocked = os.path.join(str(root), locked)
+
+    def scandir(path="."):
+        if os.fspath(path) == blocked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    # As root, chmod 000 does not stop reading, so the refusal is simulated.
+    monkeypatch.setattr(walker_mod.os, "scandir", scandir)
+    os.remove(root / under[0])  # gone, but unseen: must not be marked deleted
+    res = _scan(db, src)
+    assert res.status == "completed"
+    assert res.errors == [{"path": locked, "error": "Permission denied"}]
+    assert res.deleted == 0
+    assert all(_files(db, src.id)[r]["deleted_at"] is None for r in under)
+    assert res.files_found == 200 - len(under)
+
+
+def test_excludes_skip_entries_and_do_not_delete_them(db, tmp_path):
+    root = tmp_path / "tree"
+    (root / "keep").mkdir(parents=True)
+    (root / "node_modules" / "deep").mkdir(parents=True)
+    for n in ("a.txt", "b.log", "C.LOG"):
+        _write(root / "keep" / n)
+    _write(root / "node_modules" / "deep" / "x.js")
+    src = add_source(db, root)
+    assert _scan(db, src).new == 4
+    res = _scan(db, src, excludes=["*.log", "node_modules/"])
+    assert res.status == "completed" and res.files_found == 1 and res.deleted == 0
+    assert res.excluded == 3
+    live = [r for r, v in _files(db, src.id).items() if v["deleted_at"] is None]
+    assert len(live) == 4
+    os.remove(root / "keep" / "a.txt")
+    assert _scan(db, src, excludes=["*.log", "node_modules"]).deleted == 1
+
+
+def test_rules_tag_new_and_changed_files_at_the_end_of_a_scan(db, tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    _write(root / "one.evtx")
+    _write(root / "two.txt")
+    db.write("add a rule", lambda c: add_rule(c, "*.evtx", "evtx"))
+    src = add_source(db, root)
+    _scan(db, src)
+    tagged = db.query_all(
+        "SELECT f.rel_path, t.tag FROM scout_file_tags t JOIN scout_files f ON f.id = t.file_id ORDER BY 1")
+    assert tagged == [("one.evtx", "evtx")]
+
+
+def test_upsert_files_counts_on_its_own(db):
+    batch = pa.table({
+        "rel_path": ["a", "b/c"], "parent_path": ["", "b"], "name": ["a", "c"], "extension": ["", ""],
+        "size": pa.array([1, 2], pa.int64()), "mtime": pa.array([10, 20], pa.int64()),
+        "file_uid": ["1:1", "1:2"],
+    })
+    one = db.write("t", lambda c: upsert_files(c, 1, 1, 100, batch))
+    assert (one.new, one.changed, one.unchanged) == (2, 0, 0)
+    changed = batch.set_column(4, "size", pa.array([1, 3], pa.int64()))
+    two = db.write("t", lambda c: upsert_files(c, 1, 2, 200, changed))
+    assert (two.new, two.changed, two.unchanged) == (0, 1, 1)
+    other_source = db.write("t", lambda c: upsert_files(c, 2, 3, 300, batch))
+    assert other_source.new == 2
+    rows = db.query_all("SELECT source_id, rel_path, size, last_scan_id, first_scan_id FROM scout_files ORDER BY 1, 2")
+    assert rows == [(1, "a", 1, 2, 1), (1, "b/c", 3, 2, 1), (2, "a", 1, 3, 3), (2, "b/c", 2, 3, 3)]
+
+
+def test_root_vanishing_fails_cleanly(db, tmp_path):
+    root = tmp_path / "gone"
+    root.mkdir()
+    src = add_source(db, root)
+    os.rmdir(root)
+    from casparian_tui.errors import CasparianError
+
+    with pytest.raises(CasparianError, match="No such folder"):
+        _scan(db, src)
