@@ -176,3 +176,19 @@ def test_sigterm_closes_cleanly_and_releases_the_lease(settings, tmp_path):
     lock.acquire(timeout=0)
     lock.release()
     assert not lease_record.exists()
+
+
+def test_read_only_switch_and_write_access_request(settings):
+    with Database(settings) as db:
+        db.query_value("SELECT 1")
+    with Database(settings.with_(read_only=True)) as db:
+        with pytest.raises(ReadOnlyViolation):
+            db.execute("add a source", "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('a','/',0,0)")
+        assert db.request_write_access() is True
+        assert db.read_only is False
+        db.execute("add a source", "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('a','/',0,0)")
+        db.set_read_only(True).result()
+        assert db.read_only is True
+        with pytest.raises(ReadOnlyViolation):
+            db.execute("add a source", "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('b','/',0,0)")
+        assert db.query_value("SELECT count(*) FROM scout_sources") == 1

@@ -52,16 +52,16 @@ def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
     latencies = []
     counts = []
     for _ in range(6):
-        started = time.monotonic()
-        out = subprocess.run([sys.executable, "-c", READER, str(path), backend], capture_output=True, text=True, timeout=60)
+            out = subprocess.run([sys.executable, "-c", READER, str(path), backend], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        latencies.append(time.monotonic() - started)
-        counts.append(json.loads(out.stdout)["count"])
+        answer = json.loads(out.stdout)
+        latencies.append(answer["latency"])
+        counts.append(answer["count"])
     summary = json.loads(writer.communicate(timeout=60)[0])
     print(backend, "latencies", [round(x, 3) for x in latencies], summary)
     assert writer.returncode == 0
-    # each reader (a whole process start included) answered within 2 s
-    assert max(latencies) < 2.0 + 1.5, latencies
+    # each reader got its answer within about 2 s of asking (target 2 s; margin for a busy CI machine)
+    assert max(latencies) < 3.0, latencies
     assert counts == sorted(counts)
     assert summary["batches"] > 0, summary
     if backend == "duckdb":

@@ -68,6 +68,7 @@ class _Request:
     write: bool
     action: str
     future: DbFuture
+    control: bool = False  # runs without a connection (mode switches)
 
 
 class DbActor:
@@ -102,6 +103,21 @@ class DbActor:
             return fut
         self._ensure_started()
         self._queue.put(_Request(fn, write, action, fut))
+        return fut
+
+    def set_read_only(self, read_only: bool) -> DbFuture:
+        """Switch mode between requests; the connection reopens in the new mode."""
+
+        def switch(_conn):
+            self._close()
+            self.settings = self.settings.with_(read_only=read_only)
+
+        fut = DbFuture(self)
+        if self._closed.is_set():
+            fut.set_exception(ActorClosed("The database connection is shut down."))
+            return fut
+        self._ensure_started()
+        self._queue.put(_Request(switch, False, "switch mode", fut, control=True))
         return fut
 
     @property
@@ -158,7 +174,8 @@ class DbActor:
                     continue
                 if not req.future.set_running_or_notify_cancel():
                     continue  # cancelled while queued: never runs
-                self._maybe_step_aside()
+                if not req.control:
+                    self._maybe_step_aside()
                 self._serve(req)
         finally:
             self._fail_pending()
@@ -190,6 +207,12 @@ class DbActor:
             time.sleep(0.005)
 
     def _serve(self, req: _Request) -> None:
+        if req.control:
+            try:
+                req.future.set_result(req.fn(None))
+            except BaseException as exc:
+                req.future.set_exception(exc)
+            return
         try:
             self._prepare(req.write)
             with self._current_lock:

@@ -16,8 +16,11 @@ from casparian_tui.db.connection import Connection, Params
 
 class Database:
     def __init__(self, settings: Settings):
-        self.settings = settings
         self.actor = DbActor(settings)
+
+    @property
+    def settings(self) -> Settings:
+        return self.actor.settings
 
     @property
     def backend(self) -> str:
@@ -68,6 +71,23 @@ class Database:
 
     def execute(self, action: str, sql: str, params: Params = ()) -> int:
         return self.write(action, lambda c: c.execute(sql, params))
+
+    def set_read_only(self, read_only: bool) -> DbFuture:
+        """Become read-only (never take the lease) or leave read-only mode."""
+        return self.actor.set_read_only(read_only)
+
+    def request_write_access(self) -> bool:
+        """Leave read-only mode once the writer lease can be had (blocking; waits up to --wait).
+
+        On failure the database stays read-only and the error (e.g. DatabaseLocked) is raised.
+        """
+        self.set_read_only(False).result()
+        try:
+            self.write("take the writer lease", lambda c: None)
+        except BaseException:
+            self.set_read_only(True).result()
+            raise
+        return True
 
     def set_activity(self, activity: str) -> None:
         """Publish what this process is doing (e.g. `scanning 12,345 files`) in the lease record."""
