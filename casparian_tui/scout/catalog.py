@@ -1,0 +1,202 @@
+"""Catalog queries: which files, filtered, sorted and paged.
+
+`FileFilter` is the one way to say "these files" — `casparian files`, the
+pattern preview, manual tagging and the TUI's file table all build their
+WHERE clause from it. Deleted files are excluded unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+from casparian_tui.db.connection import Connection
+from casparian_tui.errors import CasparianError, UsageError
+from casparian_tui.scout.pathcodec import display_name, encode_name
+from casparian_tui.scout.patterns import Glob, compile_many, patterns_condition
+
+SORTS = {
+    # path order follows UNIQUE(source_id, rel_path), so SQLite walks its index
+    "path": ("f.source_id", "f.rel_path"),
+    "size": ("f.size", "f.id"),
+    "mtime": ("f.mtime", "f.id"),
+}
+DEFAULT_LIMIT = 50
+_IN_CHUNK = 500
+
+
+class SourceNotFound(CasparianError):
+    pass
+
+
+@dataclass
+class FileFilter:
+    source_id: int | None = None
+    tag: str | None = None
+    untagged: bool = False
+    statuses: Sequence[str] = ()
+    extensions: Sequence[str] = ()
+    globs: Sequence[Glob] = ()
+    # (source_id, rel_path): that file, or every file below it when a folder
+    under: tuple[int, str] | None = None
+    include_deleted: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        source_id: int | None = None,
+        tag: str | None = None,
+        untagged: bool = False,
+        statuses: Sequence[str] = (),
+        extensions: Sequence[str] = (),
+        patterns: Sequence[str] = (),
+        case_sensitive: bool = False,
+    ) -> "FileFilter":
+        if tag and untagged:
+            raise UsageError("Use either a tag or 'untagged', not both.")
+        exts = [e.strip().lstrip(".").lower() for e in extensions if e and e.strip()]
+        return cls(
+            source_id=source_id,
+            tag=tag,
+            untagged=untagged,
+            statuses=[s.strip() for s in statuses if s and s.strip()],
+            extensions=exts,
+            globs=compile_many(list(patterns), case_sensitive=case_sensitive),
+        )
+
+    def where(self, backend: str, alias: str = "f") -> tuple[str, list]:
+        a = alias
+        conds: list[str] = []
+        params: list = []
+        if not self.include_deleted:
+            conds.append(f"{a}.deleted_at IS NULL")
+        if self.source_id is not None:
+            conds.append(f"{a}.source_id = ?")
+            params.append(int(self.source_id))
+        if self.statuses:
+            conds.append(f"{a}.status IN ({_marks(self.statuses)})")
+            params.extend(self.statuses)
+        if self.extensions:
+            conds.append(f"{a}.extension IN ({_marks(self.extensions)})")
+            params.extend(self.extensions)
+        if self.tag:
+            conds.append(f"EXISTS (SELECT 1 FROM scout_file_tags t WHERE t.file_id = {a}.id AND t.tag = ?)")
+            params.append(self.tag)
+        if self.untagged:
+            conds.append(f"NOT EXISTS (SELECT 1 FROM scout_file_tags t WHERE t.file_id = {a}.id)")
+        if self.under is not None:
+            src, rel = self.under
+            conds.append(f"{a}.source_id = ?")
+            params.append(int(src))
+            if rel:
+                # A prefix compare, not LIKE: the path's '%' and '_' stay literal.
+                prefix = rel + "/"
+                conds.append(f"({a}.rel_path = ? OR substr({a}.rel_path, 1, ?) = ?)")
+                params.extend([rel, len(prefix), prefix])
+        if self.globs:
+            sql, p = patterns_condition(self.globs, backend, a)
+            conds.append(sql)
+            params.extend(p)
+        return (" AND ".join(conds) if conds else "TRUE"), params
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def resolve_source(conn: Connection, ref: str | int) -> dict:
+    """A source row by name (or id, when digits and no source has that name)."""
+    text = str(ref).strip()
+    row = conn.query_dicts("SELECT id, name, root FROM scout_sources WHERE name = ?", (text,))
+    if not row and text.isdigit():
+        row = conn.query_dicts("SELECT id, name, root FROM scout_sources WHERE id = ?", (int(text),))
+    if not row:
+        raise SourceNotFound(f"No source named {text!r}.", hint="See `casparian source list`.")
+    return row[0]
+
+
+def locate_path(conn: Connection, path: str) -> tuple[int, str]:
+    """(source_id, rel_path) of a real file or folder path inside a source."""
+    full = encode_name(os.path.abspath(path))
+    rows = conn.query_all("SELECT id, root FROM scout_sources")
+    best: tuple[int, str] | None = None
+    best_len = -1
+    for sid, root in rows:
+        root_n = root.rstrip("/") or "/"
+        if full == root_n:
+            rel = ""
+        elif full.startswith(root_n.rstrip("/") + "/"):
+            rel = full[len(root_n.rstrip("/")) + 1 :]
+        else:
+            continue
+        if len(root_n) > best_len:  # the innermost source wins
+            best, best_len = (sid, rel), len(root_n)
+    if best is None:
+        raise UsageError(
+            f"{display_name(full)} is not inside any source.", hint="Add it with `casparian source add`."
+        )
+    return best
+
+
+def count_files(conn: Connection, flt: FileFilter) -> int:
+    where, params = flt.where(conn.backend)
+    return conn.query_value(f"SELECT count(*) FROM scout_files f WHERE {where}", params, 0)
+
+
+def list_files(
+    conn: Connection,
+    flt: FileFilter,
+    *,
+    sort: str = "path",
+    descending: bool = False,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> list[dict]:
+    """One page of files as dicts (the `files --json` shape, plus `display` helpers)."""
+    if sort not in SORTS:
+        raise UsageError(f"Unknown sort {sort!r}.", hint=f"Choose one of: {', '.join(SORTS)}.")
+    if limit < 0 or offset < 0:
+        raise UsageError("--limit and --offset must be zero or more.")
+    where, params = flt.where(conn.backend)
+    direction = " DESC" if descending else ""
+    order = ", ".join(col + direction for col in SORTS[sort])
+    rows = conn.query_dicts(
+        "SELECT f.id, s.name AS source, s.root, f.rel_path, f.size, f.mtime, f.extension, f.status "
+        f"FROM scout_files f JOIN scout_sources s ON s.id = f.source_id WHERE {where} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, int(limit), int(offset)],
+    )
+    tags = tags_for(conn, [r["id"] for r in rows])
+    out = []
+    for r in rows:
+        root = r.pop("root")
+        stored = r["rel_path"]
+        r["path"] = display_name(root.rstrip("/") + "/" + stored)
+        r["rel_path"] = display_name(stored)
+        r["tags"] = tags.get(r["id"], [])
+        out.append({k: r[k] for k in ("id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags")})
+    return out
+
+
+def tags_for(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    ids = list(file_ids)
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[i : i + _IN_CHUNK]
+        rows = conn.query_all(
+            f"SELECT file_id, tag FROM scout_file_tags WHERE file_id IN ({_marks(chunk)}) ORDER BY file_id, tag",
+            chunk,
+        )
+        for fid, tag in rows:
+            out.setdefault(fid, []).append(tag)
+    return out
+
+
+def tag_counts(conn: Connection) -> list[tuple[str, int]]:
+    """Tags with their number of (not deleted) files, most used first."""
+    return conn.query_all(
+        "SELECT t.tag, count(*) AS n FROM scout_file_tags t JOIN scout_files f ON f.id = t.file_id "
+        "WHERE f.deleted_at IS NULL GROUP BY t.tag ORDER BY n DESC, t.tag"
+    )
