@@ -52,7 +52,7 @@ def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
     latencies = []
     counts = []
     for _ in range(6):
-            out = subprocess.run([sys.executable, "-c", READER, str(path), backend], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, "-c", READER, str(path), backend], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         answer = json.loads(out.stdout)
         latencies.append(answer["latency"])
