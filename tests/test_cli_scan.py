@@ -1,0 +1,95 @@
+"""`casparian source ...` and `casparian scan ...` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from casparian_tui.scout.testtree import make_tree
+
+SCAN_KEYS = ["source", "root", "files_found", "new", "changed", "unchanged", "renamed", "deleted", "errors", "duration_s"]
+
+
+def _args(backend, tmp_path):
+    suffix = "duckdb" if backend == "duckdb" else "sqlite"
+    return ["--backend", backend, "--db", str(tmp_path / f"cli.{suffix}")]
+
+
+def test_scan_path_registers_and_prints_json(cli, backend, tmp_path):
+    root = tmp_path / "evidence"
+    make_tree(root, 120, seed=1, depth=1, files_per_dir=40)
+    g = _args(backend, tmp_path)
+    r = cli("scan", str(root), "--json", *g)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert list(out) == SCAN_KEYS
+    assert out["source"] == "evidence" and out["root"] == str(root)
+    assert (out["files_found"], out["new"], out["errors"]) == (120, 120, [])
+    os.remove(next(root.rglob("f0*")))
+    r = cli("scan", "evidence", "--json", *g)
+    out = json.loads(r.stdout)
+    assert (out["unchanged"], out["deleted"], out["new"]) == (119, 1, 0)
+    # The summary for people, and --quiet.
+    r = cli("scan", "evidence", *g)
+    assert r.returncode == 0 and "Scan complete: evidence" in r.stdout and "unchanged    119" in r.stdout
+    r = cli("scan", "evidence", "--quiet", *g)
+    assert r.returncode == 0 and r.stdout == ""
+
+
+def test_source_commands(cli, backend, tmp_path):
+    root = tmp_path / "data"
+    make_tree(root, 30, seed=2, depth=1, files_per_dir=10)
+    g = _args(backend, tmp_path)
+    r = cli("source", "add", str(root), "--name", "case42", *g)
+    assert r.returncode == 0 and "Added source case42" in r.stdout, r.stderr
+    assert cli("scan", "case42", "--quiet", *g).returncode == 0
+    listed = json.loads(cli("source", "list", "--json", *g).stdout)
+    assert [(s["name"], s["file_count"]) for s in listed] == [("case42", 30)]
+    shown = json.loads(cli("source", "show", "case42", "--json", *g).stdout)
+    assert shown["files"] == 30 and shown["last_scan"]["status"] == "completed"
+    r = cli("source", "show", "case42", *g)
+    assert "last scan found  30 files" in r.stdout
+    r = cli("source", "remove", "case42", "--yes", *g)
+    assert r.returncode == 0 and "30 catalog rows" in r.stdout
+    assert json.loads(cli("source", "list", "--json", *g).stdout) == []
+
+
+def test_bad_input_exit_codes(cli, backend, tmp_path):
+    g = _args(backend, tmp_path)
+    r = cli("scan", str(tmp_path / "missing"), *g)
+    assert r.returncode == 1 and "error: No such folder" in r.stderr and "Traceback" not in r.stderr
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    r = cli("scan", str(f), *g)
+    assert r.returncode == 1 and "error: Not a folder" in r.stderr
+    r = cli("scan", "no-such-source", *g)
+    assert r.returncode == 1 and "No source or folder" in r.stderr
+    r = cli("source", "show", "nope", *g)
+    assert r.returncode == 1 and "No source named" in r.stderr
+    r = cli("scan", str(tmp_path), "--exclude", "[oops", *g)
+    assert r.returncode == 2 and "error:" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli("scan", str(empty), "--json", *g)
+    assert r.returncode == 0 and json.loads(r.stdout)["files_found"] == 0
+
+
+def test_read_only_scan_is_refused(cli, backend, tmp_path):
+    root = tmp_path / "ro"
+    make_tree(root, 5, seed=3, depth=0)
+    g = _args(backend, tmp_path)
+    assert cli("scan", str(root), "--quiet", *g).returncode == 0
+    r = cli("scan", "ro", "--read-only", *g)
+    assert r.returncode == 4 and "read-only" in r.stderr
+
+
+def test_odd_names_are_shown_safely(cli, backend, tmp_path):
+    root = tmp_path / "odd"
+    root.mkdir()
+    with open(os.fsencode(str(root)) + b"/bad\xff\x1b[31mred\nline.txt", "wb") as fh:
+        fh.write(b"x")
+    g = _args(backend, tmp_path)
+    r = cli("scan", str(root), "--json", *g)
+    assert r.returncode == 0 and json.loads(r.stdout)["new"] == 1
+    r = cli("scan", "odd", *g)
+    assert "\x1b" not in r.stdout

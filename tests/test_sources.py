@@ -1,0 +1,76 @@
+"""Sources service on both backends."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from casparian_tui.errors import CasparianError, UsageError
+from casparian_tui.scout.scanner import Scanner
+from casparian_tui.scout.sources import add_source, find_source, list_sources, remove_source, source_details
+from casparian_tui.scout.testtree import make_tree
+
+
+def test_add_list_show_remove(db, tmp_path):
+    root = tmp_path / "case1"
+    make_tree(root, 50, seed=1, depth=1, files_per_dir=10)
+    src = add_source(db, root)
+    assert src.name == "case1" and src.root_path == str(root)
+    assert [s.name for s in list_sources(db)] == ["case1"]
+    Scanner(db, src).run()
+    db.execute("t", "INSERT INTO scout_file_tags (file_id, tag, tag_source, created_at)"
+               " SELECT id, 'x', 'manual', 0 FROM scout_files")
+    info = source_details(db, "case1")
+    assert info["files"] == 50 and info["by_status"] == {"pending": 50}
+    assert info["last_scan"]["status"] == "completed" and info["last_scan"]["new_files"] == 50
+    out = remove_source(db, "case1")
+    assert out["files_removed"] == 50 and out["tags_removed"] == 50
+    for table in ("scout_files", "scout_file_tags", "scout_folders", "scout_scan_runs", "scout_sources"):
+        assert db.query_value(f"SELECT count(*) FROM {table}") == 0, table
+    assert (root / "d0").exists()  # files on disk untouched
+
+
+def test_names_are_unique_and_roots_are_not_registered_twice(db, tmp_path):
+    a = tmp_path / "x" / "data"
+    b = tmp_path / "y" / "data"
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    assert add_source(db, a).name == "data"
+    assert add_source(db, b).name == "data-2"
+    with pytest.raises(CasparianError, match="already the source 'data'"):
+        add_source(db, str(a) + "/")
+    # A symlink to a registered folder is the same folder.
+    os.symlink(a, tmp_path / "alias")
+    with pytest.raises(CasparianError, match="already the source"):
+        add_source(db, tmp_path / "alias")
+    assert add_source(db, a, exist_ok=True).name == "data"
+    with pytest.raises(CasparianError, match="already exists"):
+        add_source(db, tmp_path, name="data")
+    with pytest.raises(UsageError):
+        add_source(db, tmp_path, name="  ")
+
+
+def test_bad_paths_give_clear_errors(db, tmp_path):
+    with pytest.raises(CasparianError, match="No such folder"):
+        add_source(db, tmp_path / "missing")
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(CasparianError, match="Not a folder"):
+        add_source(db, f)
+    with pytest.raises(CasparianError, match="No source named"):
+        find_source(db, "nope")
+    with pytest.raises(CasparianError, match="No source named"):
+        remove_source(db, "nope")
+
+
+def test_non_utf8_root_round_trips(db, tmp_path):
+    raw = os.fsencode(str(tmp_path)) + b"/r\xe9sum\xe9"
+    os.mkdir(raw)
+    with open(raw + b"/a.txt", "wb") as fh:
+        fh.write(b"x")
+    src = add_source(db, os.fsdecode(raw))
+    assert os.fsencode(src.root_path) == raw
+    assert "\\xe9" in src.root_display and src.name == "r\\xe9sum\\xe9"
+    res = Scanner(db, src).run()
+    assert res.new == 1 and "\\xe9" in res.root
