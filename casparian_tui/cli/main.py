@@ -8,13 +8,13 @@ import sys
 import traceback
 
 from casparian_tui import __version__
-from casparian_tui.cli import db_cmd, run_cmd, scan_cmd, source_cmd
+from casparian_tui.cli import db_cmd, files_cmd, rule_cmd, run_cmd, scan_cmd, source_cmd, tag_cmd
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_error
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
 # Each module adds one command group; the order is the order in --help.
-COMMAND_GROUPS = [db_cmd, run_cmd, source_cmd, scan_cmd]
+COMMAND_GROUPS = [db_cmd, run_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
 
 DESCRIPTION = """\
 Casparian Flow turns a messy pile of files into data you can query and trust.
@@ -29,6 +29,7 @@ examples:
   casparian db info --json          the same, for scripts
   casparian scan /evidence/host1    catalog a folder (rescan: casparian scan host1)
   casparian source list             the folders Casparian catalogs
+  casparian rule add '**/*.evtx' --tag evtx   tag files by pattern (preview: rule test)
   casparian --backend sqlite db info
   CASPARIAN_READONLY=1 casparian db info
   casparian run assets/parsers/csv_rows.py data/*.csv --json

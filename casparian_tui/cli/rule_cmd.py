@@ -1,0 +1,147 @@
+"""`casparian rule ...`: tagging rules and the pattern preview."""
+
+from __future__ import annotations
+
+import argparse
+
+from casparian_tui.cli.context import Context
+from casparian_tui.cli.output import print_json, print_table, safe_text
+from casparian_tui.scout import catalog, preview, rules
+from casparian_tui.scout.patterns import compile_glob
+
+
+def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "rule",
+        help="tagging rules: add, list, remove, test a pattern",
+        description=(
+            "Tagging rules map a glob pattern to a tag. Each file gets the tag of its "
+            "highest-priority matching rule (ties: the older rule); manual tags win."
+        ),
+        parents=parents,
+    )
+    rsub = p.add_subparsers(dest="rule_command", metavar="COMMAND", required=True)
+
+    add = rsub.add_parser(
+        "add",
+        help="add a rule and tag the catalog with it",
+        epilog="examples:\n  casparian rule add '**/*.evtx' --tag evtx\n"
+        "  casparian rule add 'case42/**' --tag case42 --priority 10 --name case42",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    add.add_argument("pattern", metavar="PATTERN")
+    add.add_argument("--tag", required=True, metavar="TAG")
+    add.add_argument("--priority", type=int, default=0, metavar="N", help="higher wins (default 0)")
+    add.add_argument("--name", metavar="NAME", help="a name to refer to the rule by")
+    add.add_argument("--json", action="store_true", help="print the rule as JSON")
+    add.set_defaults(handler=cmd_add)
+
+    ls = rsub.add_parser(
+        "list", help="list rules in the order they are tried", epilog="example:\n  casparian rule list --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
+    )
+    ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ls.set_defaults(handler=cmd_list)
+
+    rm = rsub.add_parser(
+        "remove", help="remove a rule (by id or name) and re-tag", epilog="example:\n  casparian rule remove case42",
+        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
+    )
+    rm.add_argument("ref", metavar="ID|NAME")
+    rm.add_argument("--json", action="store_true", help="print the removed rule as JSON")
+    rm.set_defaults(handler=cmd_remove)
+
+    test = rsub.add_parser(
+        "test",
+        help="preview what a pattern matches: count, sample paths, per extension and folder",
+        epilog="examples:\n  casparian rule test '*.evtx'\n  casparian rule test 'logs/**' --source case42 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    test.add_argument("pattern", metavar="PATTERN")
+    test.add_argument("--source", metavar="S", help="only this source (name or id)")
+    test.add_argument("--case-sensitive", action="store_true", help="match with case")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
+    test.set_defaults(handler=cmd_test)
+
+
+def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
+    compile_glob(args.pattern)  # a bad pattern fails before the database is opened
+    rules.validate_tag(args.tag)
+
+    def add(conn):
+        rule = rules.add_rule(conn, args.pattern, args.tag, priority=args.priority, name=args.name)
+        return rule, rules.apply_rules(conn)
+
+    rule, tagged = ctx.db.write("add a tagging rule", add)
+    if ctx.json:
+        print_json({**rule.to_json(), "files_tagged_by_rules": tagged})
+    else:
+        label = f" ({safe_text(rule.name)})" if rule.name else ""
+        print(f"Added rule {rule.id}{label}: {safe_text(rule.pattern)} → {safe_text(rule.tag)} (priority {rule.priority}).")
+        print(f"{tagged} files are now tagged by rules.")
+    return 0
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    def query(conn):
+        rs = rules.list_rules(conn)
+        counts = dict(
+            conn.query_all(
+                "SELECT t.rule_id, count(*) FROM scout_file_tags t JOIN scout_files f ON f.id = t.file_id "
+                "WHERE t.tag_source = 'rule' AND f.deleted_at IS NULL GROUP BY t.rule_id"
+            )
+        )
+        return rs, counts
+
+    rs, counts = ctx.db.read(query)
+    if ctx.json:
+        print_json([{**r.to_json(), "files": counts.get(r.id, 0)} for r in rs])
+        return 0
+    if not rs:
+        print("No rules yet. Add one: casparian rule add '**/*.evtx' --tag evtx")
+        return 0
+    print_table(
+        ["id", "name", "pattern", "tag", "priority", "enabled", "files"],
+        ([r.id, r.name or "", r.pattern, r.tag, r.priority, "yes" if r.enabled else "no", counts.get(r.id, 0)] for r in rs),
+    )
+    return 0
+
+
+def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
+    def remove(conn):
+        rule = rules.remove_rule(conn, args.ref)
+        return rule, rules.apply_rules(conn)
+
+    rule, tagged = ctx.db.write("remove a tagging rule", remove)
+    if ctx.json:
+        print_json({**rule.to_json(), "files_tagged_by_rules": tagged})
+    else:
+        print(f"Removed rule {rule.id}: {safe_text(rule.pattern)} → {safe_text(rule.tag)}.")
+        print(f"{tagged} files are now tagged by rules.")
+    return 0
+
+
+def cmd_test(ctx: Context, args: argparse.Namespace) -> int:
+    compile_glob(args.pattern, case_sensitive=args.case_sensitive)
+
+    def query(conn):
+        source_id = catalog.resolve_source(conn, args.source)["id"] if args.source else None
+        return preview.preview(conn, args.pattern, source_id=source_id, case_sensitive=args.case_sensitive)
+
+    pv = ctx.db.read(query)
+    if ctx.json:
+        print_json(pv.to_json())
+        return 0
+    print(f"{pv.count} files match {safe_text(args.pattern)}")
+    if pv.sample:
+        more = f" (first {len(pv.sample)})" if pv.count > len(pv.sample) else ""
+        print(f"\nsample{more}:")
+        for path in pv.sample:
+            print(f"  {safe_text(path)}")
+    if pv.by_extension:
+        print_table(["extension", "files"], ([k or "(none)", v] for k, v in pv.by_extension.items()))
+    if pv.by_folder:
+        print_table(["folder", "files"], pv.by_folder.items())
+    return 0

@@ -1,0 +1,96 @@
+"""`casparian files`, `rule ...` and `tag` through the real CLI, on both backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from casparian_tui.config import Settings
+from casparian_tui.db import Database
+
+from scout_rows import add_files, add_source
+
+
+@pytest.fixture
+def env(backend, tmp_path):
+    """A catalog made directly in the database the CLI subprocess will open."""
+    suffix = "duckdb" if backend == "duckdb" else "sqlite"
+    dbfile = tmp_path / f"cli.{suffix}"
+    root = tmp_path / "root"
+    (root / "logs").mkdir(parents=True)
+    (root / "logs" / "a.log").write_text("a")
+    settings = Settings.resolve(db=dbfile, backend=backend, env={})
+    with Database(settings) as db:
+        def fill(conn):
+            sid = add_source(conn, "root", str(root))
+            add_files(conn, sid, ["logs/a.log", "logs/b.evtx", "100%_x.csv", "it's.csv", "x\nnl.txt"])
+
+        db.write("fill", fill)
+    return {"CASPARIAN_DB": str(dbfile), "CASPARIAN_BACKEND": backend, "ROOT": str(root)}
+
+
+def run_json(cli, env, *args):
+    proc = cli(*args, "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_files_json_shape_and_filters(cli, env):
+    rows = run_json(cli, env, "files")
+    assert len(rows) == 5
+    assert set(rows[0]) == {"id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags"}
+    assert {r["path"] for r in rows} >= {env["ROOT"] + "/logs/a.log"}
+    assert "x\\nnl.txt" in {r["rel_path"] for r in rows}  # control characters shown safely
+    assert [r["rel_path"] for r in run_json(cli, env, "files", "--glob", "*%*")] == ["100%_x.csv"]
+    assert [r["rel_path"] for r in run_json(cli, env, "files", "--ext", "csv", "--limit", "1", "--offset", "1")] == ["it's.csv"]
+    sizes = [r["size"] for r in run_json(cli, env, "files", "--sort", "size", "--desc")]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_rules_flow(cli, env):
+    added = run_json(cli, env, "rule", "add", "**/*.evtx", "--tag", "evtx", "--name", "ev", "--priority", "2")
+    assert added["tag"] == "evtx" and added["files_tagged_by_rules"] == 1
+    listed = run_json(cli, env, "rule", "list")
+    assert [(r["name"], r["pattern"], r["files"]) for r in listed] == [("ev", "**/*.evtx", 1)]
+    assert [r["rel_path"] for r in run_json(cli, env, "files", "--tag", "evtx")] == ["logs/b.evtx"]
+    pv = run_json(cli, env, "rule", "test", "*.csv")
+    assert set(pv) == {"pattern", "count", "sample", "by_extension", "by_folder"}
+    assert pv["count"] == 2 and pv["by_extension"] == {"csv": 2}
+    proc = cli("rule", "remove", "ev", env=env)
+    assert proc.returncode == 0 and "Removed rule" in proc.stdout
+    assert run_json(cli, env, "files", "--tag", "evtx") == []
+
+
+def test_tag_by_pattern_path_remove_and_reapply(cli, env):
+    cli("rule", "add", "*.log", "--tag", "log", env=env)
+    assert run_json(cli, env, "tag", "*.csv", "table")["files_tagged"] == 2
+    assert run_json(cli, env, "tag", env["ROOT"] + "/logs", "mine")["files_tagged"] == 2
+    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["mine"]  # manual wins
+    assert run_json(cli, env, "tag", "--remove", env["ROOT"] + "/logs")["tags_removed"] == 2
+    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["log"]  # the rule is back
+    assert run_json(cli, env, "tag")["files_tagged_by_rules"] == 1
+
+
+@pytest.mark.parametrize(
+    "args,code,text",
+    [
+        (("rule", "test", "a[b"), 2, "never closed"),
+        (("files", "--glob", "x\\"), 2, "lone"),
+        (("rule", "remove", "nope"), 1, "No rule"),
+        (("files", "--source", "nope"), 1, "No source"),
+        (("tag", "*.csv"), 2, "Missing TAG"),
+        (("tag", "/definitely/not/a/source", "x"), 0, "No files match"),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli, env, args, code, text):
+    proc = cli(*args, env=env)
+    assert proc.returncode == code, proc.stderr
+    assert text in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_read_only_refuses_rule_add(cli, env):
+    proc = cli("rule", "add", "*.x", "--tag", "x", "--read-only", env=env)
+    assert proc.returncode == 4 and "add a tagging rule" in proc.stderr
+    assert cli("files", "--read-only", env=env).returncode == 0
