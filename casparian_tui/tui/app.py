@@ -1,0 +1,78 @@
+"""The Textual app: four screens over the same services the CLI uses."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from casparian_tui.db import Database
+from casparian_tui.db.connection import Connection
+from casparian_tui.errors import ReadOnlyViolation
+from casparian_tui.tui.screens.bench import BenchScreen
+from casparian_tui.tui.screens.discover import DiscoverScreen
+from casparian_tui.tui.screens.help import HelpScreen
+from casparian_tui.tui.screens.jobs import JobsScreen
+from casparian_tui.tui.screens.settings import SettingsScreen
+
+
+class CasparianApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "Casparian Flow"
+    MODES = {
+        "discover": DiscoverScreen,
+        "jobs": JobsScreen,
+        "bench": BenchScreen,
+        "settings": SettingsScreen,
+    }
+    DEFAULT_MODE = "discover"
+    BINDINGS = [
+        Binding("1", "switch_mode('discover')", "Discover"),
+        Binding("2", "switch_mode('jobs')", "Jobs"),
+        Binding("3", "switch_mode('bench')", "Bench"),
+        Binding("4", "switch_mode('settings')", "Settings"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+    ENABLE_COMMAND_PALETTE = False
+
+    activity: reactive[str] = reactive("")
+
+    def __init__(self, db: Database, *, status_interval: float = 0.5, parser_dir=None):
+        super().__init__()
+        self.db = db
+        self.status_interval = status_interval
+        self.parser_dir = parser_dir
+        self.last_refresh_ms = 0.0
+
+    # ---- the database, without ever blocking the UI thread -----------------
+    async def db_read(self, fn: Callable[[Connection], Any]) -> Any:
+        return await asyncio.wrap_future(self.db.submit_read(fn))
+
+    async def db_write(self, action: str, fn: Callable[[Connection], Any]) -> Any:
+        if self.db.read_only:
+            raise ReadOnlyViolation(action)
+        return await asyncio.wrap_future(self.db.submit_write(action, fn))
+
+    def refuse_in_read_only(self, action: str) -> bool:
+        """True (and a message) when a write key is pressed in read-only mode."""
+        if not self.db.read_only:
+            return False
+        self.notify(
+            f"Read-only: cannot {action}. Ask for write access in Settings (4).",
+            title="Read-only",
+            severity="warning",
+        )
+        return True
+
+    # ---- keys ----------------------------------------------------------------
+    def action_help(self) -> None:
+        screen = self.screen
+        keys = getattr(screen, "HELP_KEYS", [])
+        self.push_screen(HelpScreen(getattr(screen, "TITLE", "Casparian Flow") or "Casparian Flow", keys))
+
+    def on_unmount(self) -> None:
+        self.db.close()

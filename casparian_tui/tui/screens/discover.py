@@ -1,0 +1,491 @@
+"""`1` Discover: sources and folders, the file table, live pattern preview, rules and tags."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static, Tree
+
+from casparian_tui.errors import CasparianError
+from casparian_tui.scout import catalog, rules, tags
+from casparian_tui.scout.preview import Preview, preview
+from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
+from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
+from casparian_tui.tui.widgets.format import human_bytes, human_time
+from casparian_tui.tui.widgets.status_bar import StatusBar
+
+PAGE = 100
+PREVIEW_DEBOUNCE_S = 0.15
+
+HELP_KEYS = [
+    ("s", "add a source folder, then scan it"),
+    ("r", "rescan the selected source"),
+    ("/", "pattern box with live preview (Esc clears)"),
+    ("n", "new tagging rule from the current pattern"),
+    ("space", "select / unselect the file under the cursor"),
+    ("t", "tag the selected files"),
+    ("f", "filter by tag, status, extension"),
+    ("] [", "next / previous page of files"),
+    ("Esc", "cancel a running scan; clear the pattern"),
+]
+
+
+class DiscoverScreen(Screen):
+    TITLE = "Discover"
+    BINDINGS = [
+        Binding("s", "add_source", "Add source"),
+        Binding("r", "rescan", "Rescan"),
+        Binding("slash", "pattern", "Pattern"),
+        Binding("n", "new_rule", "New rule"),
+        Binding("space", "toggle_select", "Select", show=False),
+        Binding("t", "tag", "Tag"),
+        Binding("f", "filter", "Filter"),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
+        Binding("escape", "escape", "Cancel/clear", show=False),
+    ]
+    HELP_KEYS = HELP_KEYS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page_offset = 0
+        self.file_total = 0
+        self.selected: set[int] = set()
+        self.source_id: int | None = None
+        self.folder: tuple[int, str] | None = None
+        self.filters = FilterRequest("", "", "")
+        self.pattern = ""
+        self.last_preview: Preview | None = None
+        self._preview_seq = 0
+        self._debounce: Timer | None = None
+        self._scanner = None
+
+    # ---- layout ----------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("Casparian Flow — 1 Discover", classes="screen-title")
+        with Horizontal(id="discover-body"):
+            with Vertical(id="discover-left"):
+                yield Label("Sources", classes="section")
+                yield Tree("Catalog", id="source-tree")
+                yield Label("Rules", classes="section")
+                yield DataTable(id="rules-table", cursor_type="row", show_cursor=False)
+            with Vertical(id="discover-right"):
+                yield Input(placeholder="glob pattern, e.g. **/*.csv — Esc clears", id="pattern")
+                yield Static("", id="preview")
+                yield Static("", id="empty-state")
+                yield Static("", id="table-info")
+                yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="scan-row"):
+                    yield Static("", id="scan-label")
+                    yield ProgressBar(id="scan-bar", show_eta=False, show_percentage=False)
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        tree = self.query_one("#source-tree", Tree)
+        tree.show_root = False
+        files = self.query_one("#files", DataTable)
+        files.add_column(" ", key="sel", width=1)
+        files.add_column("path", key="path", width=42)
+        files.add_column("tags", key="tags", width=12)
+        files.add_column("size", key="size", width=7)
+        files.add_column("ext", key="ext", width=5)
+        files.add_column("status", key="status", width=9)
+        files.add_column("modified", key="mtime", width=16)
+        rules_table = self.query_one("#rules-table", DataTable)
+        rules_table.add_columns("pattern", "tag", "prio")
+        self.query_one("#pattern", Input).display = False
+        self.query_one("#preview", Static).display = False
+        self.query_one("#scan-row").display = False
+        files.focus()
+        self.reload_all()
+
+    # ---- loading ---------------------------------------------------------
+    @work(exclusive=True, group="reload-all")
+    async def reload_all(self) -> None:
+        await self.load_sources()
+        await self.load_rules()
+        await self.load_files()
+
+    async def load_sources(self) -> None:
+        def read(conn):
+            return conn.query_all(
+                "SELECT id, name, root, file_count, total_bytes FROM scout_sources ORDER BY name"
+            )
+
+        rows = await self.app.db_read(read)
+        tree = self.query_one("#source-tree", Tree)
+        tree.clear()
+        for sid, name, _root, count, size in rows:
+            label = Text.assemble((name, "bold"), (f" · {count:,} files · {human_bytes(size)}", "dim"))
+            tree.root.add(label, data=(sid, ""), allow_expand=True)
+        tree.root.expand()
+        empty = self.query_one("#empty-state", Static)
+        if rows:
+            empty.display = False
+        else:
+            empty.update(
+                "No sources yet.\n\nPress [b]s[/b] to add a folder: Casparian scans it and lists every file here.\n"
+                "Or start with sample data: [b]casparian tui --demo[/b]"
+            )
+            empty.display = True
+
+    async def load_rules(self) -> None:
+        found = await self.app.db_read(lambda c: rules.list_rules(c))
+        table = self.query_one("#rules-table", DataTable)
+        table.clear()
+        for rule in found:
+            table.add_row(Text(rule.pattern), Text(rule.tag), str(rule.priority))
+
+    def current_filter(self) -> catalog.FileFilter:
+        f = self.filters
+        flt = catalog.FileFilter.build(
+            source_id=self.source_id,
+            tag=f.tag if f.tag and f.tag != "-" else None,
+            untagged=f.tag == "-",
+            statuses=[f.status] if f.status else [],
+            extensions=[f.extension] if f.extension else [],
+            patterns=[self.pattern] if self.pattern else [],
+        )
+        if self.folder is not None and self.folder[1]:
+            flt.under = self.folder
+        return flt
+
+    async def load_files(self) -> None:
+        try:
+            flt = self.current_filter()
+        except CasparianError:
+            return  # an invalid pattern is shown by the preview; keep the old table
+        offset = self.page_offset
+
+        def read(conn):
+            total = catalog.count_files(conn, flt)
+            return total, catalog.list_files(conn, flt, limit=PAGE, offset=offset)
+
+        started = time.perf_counter()
+        total, rows = await self.app.db_read(read)
+        self.app.last_refresh_ms = (time.perf_counter() - started) * 1000
+        self.file_total = total
+        table = self.query_one("#files", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows:
+            mark = "●" if r["id"] in self.selected else " "
+            table.add_row(
+                mark,
+                Text(r["rel_path"]),
+                Text(", ".join(r["tags"])),
+                human_bytes(r["size"]),
+                Text(r["extension"] or ""),
+                Text(r["status"]),
+                human_time(r["mtime"]),
+                key=str(r["id"]),
+            )
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+        self.update_table_info(len(rows))
+
+    def update_table_info(self, shown: int) -> None:
+        parts = []
+        if self.file_total:
+            parts.append(f"files {self.page_offset + 1:,}–{self.page_offset + shown:,} of {self.file_total:,}")
+        else:
+            parts.append("no files match")
+        f = self.filters
+        for label, value in (("tag", f.tag), ("status", f.status), ("ext", f.extension)):
+            if value:
+                parts.append(f"{label}={'untagged' if label == 'tag' and value == '-' else value}")
+        if self.folder and self.folder[1]:
+            parts.append(f"folder={self.folder[1]}")
+        if self.selected:
+            parts.append(f"{len(self.selected):,} selected")
+        self.query_one("#table-info", Static).update(Text(" · ".join(parts)))
+
+    @on(CatalogChanged)
+    def _catalog_changed(self, _msg: CatalogChanged) -> None:
+        self.reload_all()
+
+    # ---- tree ------------------------------------------------------------
+    @on(Tree.NodeExpanded, "#source-tree")
+    async def _expand(self, event: Tree.NodeExpanded) -> None:
+        node = event.node
+        if node.data is None or node.children:
+            return
+        sid, path = node.data
+
+        def read(conn):
+            return conn.query_all(
+                "SELECT f.path, f.file_count, EXISTS (SELECT 1 FROM scout_folders c WHERE c.source_id = f.source_id "
+                "AND c.parent_path = f.path) FROM scout_folders f WHERE f.source_id = ? AND f.parent_path = ? "
+                "ORDER BY f.path",
+                (sid, path),
+            )
+
+        from casparian_tui.scout.pathcodec import display_name
+
+        for child, count, has_children in await self.app.db_read(read):
+            name = display_name(child.rsplit("/", 1)[-1])
+            node.add(Text.assemble(name, (f" · {count:,}", "dim")), data=(sid, child), allow_expand=bool(has_children))
+
+    @on(Tree.NodeSelected, "#source-tree")
+    def _select_node(self, event: Tree.NodeSelected) -> None:
+        if event.node.data is None:
+            return
+        sid, path = event.node.data
+        self.source_id = sid
+        self.folder = (sid, path)
+        self.page_offset = 0
+        self.run_worker(self.load_files(), exclusive=True, group="files")
+        if self.pattern:
+            self.schedule_preview()
+
+    # ---- paging and selection --------------------------------------------
+    def action_page(self, step: int) -> None:
+        new = self.page_offset + step * PAGE
+        if new < 0 or new >= max(self.file_total, 1):
+            return
+        self.page_offset = new
+        self.run_worker(self.load_files(), exclusive=True, group="files")
+
+    def action_toggle_select(self) -> None:
+        table = self.query_one("#files", DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        fid = int(key.value)
+        if fid in self.selected:
+            self.selected.discard(fid)
+            table.update_cell(key, "sel", " ")
+        else:
+            self.selected.add(fid)
+            table.update_cell(key, "sel", "●")
+        table.action_cursor_down()
+        self.update_table_info(table.row_count)
+
+    # ---- pattern preview -------------------------------------------------
+    def action_pattern(self) -> None:
+        box = self.query_one("#pattern", Input)
+        box.display = True
+        self.query_one("#preview", Static).display = True
+        box.focus()
+
+    @on(Input.Changed, "#pattern")
+    def _pattern_changed(self, event: Input.Changed) -> None:
+        self.pattern = event.value.strip()
+        self.page_offset = 0
+        self.schedule_preview()
+
+    @on(Input.Submitted, "#pattern")
+    def _pattern_kept(self) -> None:
+        self.query_one("#files", DataTable).focus()
+
+    def schedule_preview(self) -> None:
+        self._preview_seq += 1
+        if self._debounce is not None:
+            self._debounce.stop()
+        seq = self._preview_seq
+        self._debounce = self.set_timer(PREVIEW_DEBOUNCE_S, lambda: self._start_preview(seq))
+
+    def _start_preview(self, seq: int) -> None:
+        self.run_worker(self.run_preview(seq, self.pattern), exclusive=True, group="preview")
+
+    async def run_preview(self, seq: int, pattern: str) -> None:
+        panel = self.query_one("#preview", Static)
+        if not pattern:
+            self.last_preview = None
+            panel.update("Type a glob: * and ? stay within a folder, ** crosses folders, a pattern without / matches at any depth.")
+            await self.load_files()
+            return
+        source_id = self.source_id
+        fut = self.app.db.submit_read(lambda c: preview(c, pattern, source_id=source_id))
+        try:
+            result = await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            fut.interrupt()  # superseded: drop it before it runs, or stop it
+            raise
+        except CasparianError as err:
+            if seq == self._preview_seq:
+                panel.update(Text(f"✗ {err.message}", style="red"))
+            return
+        if seq != self._preview_seq:
+            return  # an answer for an older pattern
+        self.last_preview = result
+        panel.update(render_preview(result))
+        await self.load_files()
+
+    # ---- actions that write ----------------------------------------------
+    def action_add_source(self) -> None:
+        if self.app.refuse_in_read_only("add a source"):
+            return
+        self.app.push_screen(AddSourceDialog(), self._source_chosen)
+
+    def _source_chosen(self, path: str | None) -> None:
+        if path:
+            self.scan(path=path)
+
+    def action_rescan(self) -> None:
+        if self.app.refuse_in_read_only("rescan a source"):
+            return
+        if self.source_id is None:
+            self.app.notify("Select a source in the tree first.", severity="warning")
+            return
+        self.scan(source_id=self.source_id)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def scan(self, path: str | None = None, source_id: int | None = None) -> None:
+        from casparian_tui.scout import sources
+        from casparian_tui.scout.scanner import Scanner
+
+        db = self.app.db
+        try:
+            if path is not None:
+                source = sources.add_source(db, path, exist_ok=True)
+            else:
+                source = db.read(lambda c: sources.get_source_by_id(c, source_id))
+            scanner = Scanner(
+                db,
+                source,
+                on_progress=lambda p: self.post_message(
+                    ScanProgressed(p.source, p.files_found, p.files_per_s, p.current_dir)
+                ),
+            )
+            self._scanner = scanner
+            self.post_message(ScanProgressed(source.name, 0, 0.0, ""))
+            result = scanner.run()
+        except CasparianError as err:
+            self.post_message(ScanFinished("", "failed", 0, err.message))
+            return
+        finally:
+            self._scanner = None
+        summary = (
+            f"{result.files_found:,} files found in {result.source}"
+            f" ({result.new:,} new, {result.changed:,} changed, {result.deleted:,} deleted"
+            f"{', ' + format(len(result.errors), ',') + ' errors' if result.errors else ''})"
+        )
+        if result.status != "completed":
+            summary = f"Scan {result.status}: {result.files_found:,} files seen in {result.source}; nothing marked deleted"
+        self.post_message(ScanFinished(result.source, result.status, result.files_found, summary))
+
+    @on(ScanProgressed)
+    def _scan_progress(self, msg: ScanProgressed) -> None:
+        self.query_one("#scan-row").display = True
+        label = f"Scanning {msg.source}: {msg.files_found:,} files"
+        if msg.files_per_s:
+            label += f" ({msg.files_per_s:,.0f}/s)"
+        self.query_one("#scan-label", Static).update(Text(label))
+        self.query_one("#scan-bar", ProgressBar).update(total=None)
+        self.app.activity = f"scanning {msg.files_found:,} files"
+
+    @on(ScanFinished)
+    def _scan_finished(self, msg: ScanFinished) -> None:
+        self.query_one("#scan-bar", ProgressBar).display = False
+        self.query_one("#scan-label", Static).update(Text(msg.summary))
+        self.query_one("#scan-row").display = True
+        self.app.activity = ""
+        self.app.notify(msg.summary, severity="information" if msg.status == "completed" else "warning")
+        self.reload_all()
+
+    def action_escape(self) -> None:
+        if self._scanner is not None:
+            self._scanner.cancel()
+            self.app.notify("Cancelling the scan…")
+            return
+        box = self.query_one("#pattern", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_one("#preview", Static).display = False
+            self.pattern = ""
+            self.last_preview = None
+            self.query_one("#files", DataTable).focus()
+            self.page_offset = 0
+            self.run_worker(self.load_files(), exclusive=True, group="files")
+
+    def action_new_rule(self) -> None:
+        if self.app.refuse_in_read_only("create a rule"):
+            return
+        if not self.pattern:
+            self.app.notify("Type a pattern first: press / .", severity="warning")
+            return
+        count = self.last_preview.count if self.last_preview and self.last_preview.pattern == self.pattern else None
+        pattern = self.pattern
+        self.app.push_screen(RuleDialog(pattern, count), lambda req: self._create_rule(pattern, req))
+
+    def _create_rule(self, pattern: str, req: RuleRequest | None) -> None:
+        if req is None:
+            return
+
+        def write(conn):
+            rule = rules.add_rule(conn, pattern, req.tag, priority=req.priority)
+            rules.apply_rules(conn)
+            return rule
+
+        async def go():
+            try:
+                rule = await self.app.db_write("create a rule", write)
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            self.app.notify(f"Rule {rule.pattern} → {rule.tag} created and applied.")
+            await self.load_rules()
+            await self.load_files()
+
+        self.run_worker(go(), group="write")
+
+    def action_tag(self) -> None:
+        if self.app.refuse_in_read_only("tag files"):
+            return
+        if not self.selected:
+            self.app.notify("Select files with space first.", severity="warning")
+            return
+        ids = sorted(self.selected)
+        self.app.push_screen(TagDialog(len(ids)), lambda tag: self._tag_files(ids, tag))
+
+    def _tag_files(self, ids: list[int], tag: str | None) -> None:
+        if not tag:
+            return
+
+        async def go():
+            try:
+                n = await self.app.db_write("tag files", lambda c: tags.tag_file_ids(c, ids, tag))
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            self.selected.clear()
+            self.app.notify(f"Tagged {n:,} file(s) {tag}.")
+            await self.load_files()
+
+        self.run_worker(go(), group="write")
+
+    def action_filter(self) -> None:
+        self.app.push_screen(FilterDialog(self.filters), self._filter_chosen)
+
+    def _filter_chosen(self, req: FilterRequest | None) -> None:
+        if req is None:
+            return
+        self.filters = req
+        self.page_offset = 0
+        self.run_worker(self.load_files(), exclusive=True, group="files")
+
+
+def render_preview(p: Preview) -> Text:
+    text = Text()
+    text.append(f"{p.count:,} files match ", style="bold")
+    text.append(p.pattern)
+    if p.by_extension:
+        text.append("\nby extension: ", style="dim")
+        text.append("  ".join(f"{k or '(none)'} {v:,}" for k, v in list(p.by_extension.items())[:8]))
+    if p.by_folder:
+        text.append("\nby folder:    ", style="dim")
+        text.append("  ".join(f"{k} {v:,}" for k, v in list(p.by_folder.items())[:5]))
+    for path in p.sample[:20]:
+        text.append("\n  " + path)
+    return text

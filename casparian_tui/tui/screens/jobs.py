@@ -1,0 +1,17 @@
+"""`2` Jobs (being built)."""
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from casparian_tui.tui.widgets.status_bar import StatusBar
+
+
+class JobsScreen(Screen):
+    TITLE = "Jobs"
+    HELP_KEYS: list = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Casparian Flow — 2 Jobs", classes="screen-title")
+        yield Static("")
+        yield StatusBar()
+        yield Footer()

@@ -1,0 +1,50 @@
+"""The status bar on every screen: backend · database · lease state · activity."""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual.widgets import Static
+
+from casparian_tui.db.status import lease_state, other_activity
+
+
+def short_path(path) -> str:
+    text = str(path)
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and text.startswith(home + os.sep):
+        return "~" + text[len(home):]
+    return text
+
+
+class StatusBar(Static):
+    """Re-reads the lease state a few times a second; never waits on the database."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.update_status()
+        self.set_interval(self.app.status_interval, self.update_status)
+
+    def update_status(self) -> None:
+        app = self.app
+        db = app.db
+        state = lease_state(db)
+        text = Text()
+        if db.read_only:
+            text.append(" READ-ONLY ", style="bold black on yellow")
+            text.append(" ")
+        text.append(db.backend, style="bold")
+        text.append(" · ")
+        text.append(short_path(db.path))
+        text.append(" · ")
+        style = "green" if state == "writer" else ("yellow" if state.startswith(("waiting", "read-only")) else "red")
+        text.append(state, style=style)
+        activity = app.activity or other_activity(db)
+        if activity:
+            text.append(" · ")
+            text.append(activity, style="cyan")
+        self.update(text)
