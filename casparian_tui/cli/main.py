@@ -8,13 +8,13 @@ import sys
 import traceback
 
 from casparian_tui import __version__
-from casparian_tui.cli import db_cmd, files_cmd, rule_cmd, run_cmd, scan_cmd, source_cmd, tag_cmd
+from casparian_tui.cli import db_cmd, files_cmd, rule_cmd, run_cmd, scan_cmd, source_cmd, tag_cmd, tui_cmd
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_error
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
 # Each module adds one command group; the order is the order in --help.
-COMMAND_GROUPS = [db_cmd, run_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
+COMMAND_GROUPS = [tui_cmd, db_cmd, run_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
 
 DESCRIPTION = """\
 Casparian Flow turns a messy pile of files into data you can query and trust.
@@ -25,6 +25,7 @@ terminal UI. The CLI and the TUI can use the same database at the same time.
 
 EPILOG = """\
 examples:
+  casparian tui --demo              the terminal UI, with a demo corpus to explore
   casparian db info                 where the database is and who holds it
   casparian db info --json          the same, for scripts
   casparian scan /evidence/host1    catalog a folder (rescan: casparian scan host1)
