@@ -127,6 +127,10 @@ def compile_glob(text: str, *, case_sensitive: bool = False) -> Glob:
             tokens = (("dirs",),) + tokens
         else:
             target = "name"
+    elif tokens[:1] == (("dirs",),) and not any(t[0] in ("dirs", "any") or t == ("lit", "/") for t in tokens[1:]):
+        # `**/NAME` means exactly what a bare `NAME` means: match the name only,
+        # which is cheaper (shorter strings, the extension fast path).
+        tokens, target = tokens[1:], "name"
     regex = _to_regex(tokens, case_sensitive)
     return Glob(text, tokens, negate, target, case_sensitive, regex, _extension(tokens))
 
