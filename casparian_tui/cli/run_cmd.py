@@ -15,7 +15,7 @@ from casparian_tui.cli.output import print_json, print_pairs, safe_text
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
 from casparian_tui.sentinel import queue as q
-from casparian_tui.sentinel import selection
+from casparian_tui.sentinel import selection, supersede
 from casparian_tui.sentinel.plugin import load_parser
 from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S, RunOptions, RunStats, Runner
 
@@ -132,6 +132,7 @@ def _recover(ctx: Context, spec, output_root: Path) -> None:
         return ctx.db.read(find)
 
     parquet.recover_parts(folder, committed)
+    supersede.finish_pending(ctx.db, spec.name, spec.version)
 
 
 def _like_escape(text: str) -> str:

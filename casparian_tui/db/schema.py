@@ -146,7 +146,9 @@ MIGRATIONS: list[Migration] = [
                 traceback TEXT,
                 rows_out BIGINT,
                 rows_quarantined BIGINT,
-                output_paths TEXT
+                output_paths TEXT,
+                superseded_by BIGINT,
+                rows_retired_at BIGINT
             )""",
             f"""CREATE TABLE cf_dead_letter (
                 id {ID},

@@ -161,3 +161,57 @@ def recover_parts(
         except FileNotFoundError:
             pass  # its owner finished it meanwhile
     return renamed, deleted
+
+
+RETIRE_LOCK = ".retire.lock"
+
+
+def retire_rows(paths: Iterable[str], job_ids: set[int]) -> set[str]:
+    """Remove the rows of `job_ids` from these published part files.
+
+    Each part is rewritten to a hidden temporary and renamed over the old
+    one (readers see the old file or the new, never half of one); a part
+    left empty is deleted. Two runs of one parser may retire rows from the
+    same part at once, so rewrites take a lock on the part's folder.
+    Returns the parts that are not published yet (their run is still
+    between commit and rename): try those again later.
+    """
+    from filelock import FileLock
+
+    if not job_ids:
+        return set()
+    ids = pa.array(sorted(job_ids), pa.int64())
+    unpublished: set[str] = set()
+    by_folder: dict[Path, list[Path]] = {}
+    for final in sorted(set(paths)):
+        by_folder.setdefault(Path(final).parent, []).append(Path(final))
+    for folder, finals in by_folder.items():
+        if not folder.is_dir():
+            continue  # the whole output was deleted by hand: nothing left to retire
+        with FileLock(str(folder / RETIRE_LOCK)):
+            for final in finals:
+                if not final.exists():
+                    if final.with_name(f"{TMP_PREFIX}{final.name[5:-8]}{TMP_SUFFIX}").exists():
+                        unpublished.add(str(final))
+                    continue
+                _drop_rows(final, ids)
+    return unpublished
+
+
+def _drop_rows(final: Path, ids: pa.Array) -> None:
+    table = pq.read_table(final)
+    if "_cf_job_id" not in table.column_names:
+        return
+    kept = table.filter(pc.invert(pc.is_in(table["_cf_job_id"], ids)))
+    if kept.num_rows == table.num_rows:
+        return
+    if kept.num_rows == 0:
+        _unlink(str(final))
+        return
+    rewrite = final.with_name(f".retire-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        pq.write_table(kept, rewrite, compression="zstd")
+        os.replace(rewrite, final)
+    except BaseException:
+        _unlink(str(rewrite))
+        raise

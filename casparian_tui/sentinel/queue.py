@@ -15,6 +15,7 @@ Every function takes the live `Connection` and is meant to run inside one
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -304,3 +305,60 @@ def reap(conn: Connection, retry_base_s: float = DEFAULT_RETRY_BASE_S, now: int 
     add_events(conn, sorted(r[0] for r in rows), "reaped", None, now)
     _dead_letter(conn, dead, now)
     return len(requeued), len(dead)
+
+
+# ---- superseded outputs --------------------------------------------------
+# A file processed again by the same parser version (--force, or the file
+# changed) must not keep its old rows next to the new ones in the output
+# folder. When a job completes, older COMPLETED jobs of the same file, parser
+# and version are marked superseded_by it; their rows are then removed from
+# the part files they list (rows_retired_at records that this was done, so a
+# crash in between is finished by the next run).
+def supersede_older(conn: Connection, job_ids: Sequence[int], now: int | None = None) -> list[tuple[int, list[str]]]:
+    """Mark earlier completions of these jobs' files superseded; return (old id, its part paths)."""
+    if not job_ids:
+        return []
+    now = now_us() if now is None else now
+    staged = pa.table({"id": pa.array(sorted(set(job_ids)), pa.int64())})
+    with staged_table(conn, "_cf_staged_new", staged) as name:
+        rows = conn.query_all(
+            f"UPDATE {Q} SET superseded_by = n.new_id, updated_at = ? "
+            f"FROM (SELECT j.file_id, j.parser_name, j.parser_version, max(j.id) AS new_id "
+            f"      FROM {Q} j JOIN {name} AS s ON s.id = j.id WHERE j.status = 'COMPLETED' "
+            "      GROUP BY j.file_id, j.parser_name, j.parser_version) AS n "
+            f"WHERE {Q}.file_id = n.file_id AND {Q}.parser_name = n.parser_name "
+            f"AND {Q}.parser_version = n.parser_version AND {Q}.id < n.new_id "
+            f"AND {Q}.status = 'COMPLETED' AND {Q}.superseded_by IS NULL "
+            f"RETURNING {Q}.id, {Q}.output_paths",
+            [now],
+        )
+    return [(r[0], _paths_of(r[1])) for r in sorted(rows)]
+
+
+def pending_retirements(conn: Connection, parser_name: str, parser_version: str) -> list[tuple[int, list[str]]]:
+    """Superseded jobs whose rows may still sit in part files."""
+    rows = conn.query_all(
+        f"SELECT id, output_paths FROM {Q} WHERE parser_name = ? AND parser_version = ? "
+        "AND superseded_by IS NOT NULL AND rows_retired_at IS NULL ORDER BY id",
+        [parser_name, parser_version],
+    )
+    return [(r[0], _paths_of(r[1])) for r in rows]
+
+
+def mark_retired(conn: Connection, job_ids: Sequence[int], now: int | None = None) -> None:
+    if not job_ids:
+        return
+    ids = sorted(set(job_ids))
+    now = now_us() if now is None else now
+    conn.execute(
+        f"UPDATE {Q} SET rows_retired_at = ? WHERE id IN ({', '.join('?' for _ in ids)})", [now, *ids]
+    )
+    add_events(conn, ids, "superseded", "rows replaced by a newer run of the same file", now)
+
+
+def _paths_of(output_paths: str | None) -> list[str]:
+    try:
+        paths = json.loads(output_paths or "[]")
+    except ValueError:
+        return []
+    return [p for p in paths if isinstance(p, str)]

@@ -29,6 +29,7 @@ from casparian_tui.errors import CasparianError
 from casparian_tui.outputs import parquet
 from casparian_tui.scout.pathcodec import decode_name
 from casparian_tui.sentinel import queue as q
+from casparian_tui.sentinel import supersede
 from casparian_tui.sentinel.plugin import ParserInvalid, ParserSpec
 from casparian_tui.sentinel.worker_main import WorkerConfig
 from casparian_tui.sentinel.workers import Worker, WorkerPool
@@ -209,13 +210,19 @@ class Runner:
             outs = set(flush["jobs"][jid])
             paths = [p.final for p in parts if Path(p.final).parent.name in outs]
             done.append(q.Completion(jid, job["attempts"], result["rows"], result["quarantined"], json.dumps(paths)))
+
+        def complete(c):
+            accepted = q.complete_batch(c, self.owner, done)
+            return accepted, q.supersede_older(c, sorted(accepted))
+
         try:
-            accepted = self.db.write("complete jobs", lambda c: q.complete_batch(c, self.owner, done))
+            accepted, superseded = self.db.write("complete jobs", complete)
         except BaseException:
             parquet.discard(parts)
             raise
         lost = {d.id for d in done} - accepted
         self.stats.outputs.extend(parquet.publish(parts, drop_job_ids=lost))
+        supersede.retire(self.db, superseded)  # after publishing: never a moment without the file's rows
         for d in done:
             self.held.pop(d.id, None)
             if d.id in accepted:

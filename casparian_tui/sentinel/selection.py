@@ -175,8 +175,8 @@ def plan_jobs(conn: Connection, spec: ParserSpec, files: pa.Table, force: bool, 
             f"(SELECT max(j.id) FROM {q.Q} j WHERE j.file_id = s.file_id AND j.parser_name = ? "
             "  AND j.parser_fingerprint = ? AND j.status IN ('QUEUED', 'RUNNING')) AS active, "
             f"(SELECT count(*) FROM {q.Q} j WHERE j.file_id = s.file_id AND j.parser_name = ? "
-            "  AND j.parser_fingerprint = ? AND j.status = 'COMPLETED' AND j.file_size = s.size "
-            "  AND j.file_mtime = s.mtime) AS fresh "
+            "  AND j.parser_fingerprint = ? AND j.status = 'COMPLETED' AND j.superseded_by IS NULL "
+            "  AND j.file_size = s.size AND j.file_mtime = s.mtime) AS fresh "
             f"FROM {name} AS s ORDER BY s.file_id", params)
     active = [r[3] for r in rows if r[3] is not None]
     todo = [r for r in rows if r[3] is None and (force or not r[4])]
