@@ -109,6 +109,7 @@ class Scanner:
         self._persisted = 0
         self._started = 0.0
         self._cancel_at: float | None = None
+        self._activity_at = 0.0
         # Seconds from cancel() to the walker and the batch in flight being
         # stopped (the finishing write comes after); None if not cancelled.
         self.stop_latency_s: float | None = None
@@ -127,7 +128,7 @@ class Scanner:
     def run(self) -> ScanResult:
         root = resolve_root(self.source.root_path)
         self._started = time.monotonic()
-        scan_id = self.db.write("start a scan", lambda c: _start_run(c, self.source.id, self.excludes))
+        scan_id, first_scan = self.db.write("start a scan", lambda c: _start_run(c, self.source.id, self.excludes))
         counts = BatchCounts()
         walker = Walker(
             root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=self.batch_rows, exclude=self.exclude_fn
@@ -135,7 +136,7 @@ class Scanner:
         failure: BaseException | None = None
         try:
             walker.start()
-            self._consume(walker, scan_id, counts)
+            self._consume(walker, scan_id, counts, first_scan)
         except KeyboardInterrupt:
             self.cancel()
         except BaseException as exc:  # recorded as a failed run, then re-raised
@@ -151,7 +152,7 @@ class Scanner:
             raise failure
         return result
 
-    def _consume(self, walker: Walker, scan_id: int, counts: BatchCounts) -> None:
+    def _consume(self, walker: Walker, scan_id: int, counts: BatchCounts, first_scan: bool) -> None:
         last_report = 0.0
         while True:
             now = time.monotonic()
@@ -170,7 +171,9 @@ class Scanner:
                 raise item
             fut = self.db.submit_write(
                 "scan a source",
-                lambda c, b=item: upsert_files(c, self.source.id, scan_id, now_us(), b, check=self._check_cancel),
+                lambda c, b=item: upsert_files(
+                    c, self.source.id, scan_id, now_us(), b, check=self._check_cancel, assume_new=first_scan
+                ),
             )
             while True:
                 try:
@@ -207,9 +210,13 @@ class Scanner:
             pass
 
     def _report(self, walker: Walker) -> None:
+        st = walker.stats
+        now = time.monotonic()
+        if now - self._activity_at >= 1.0:  # the lease record says what we do
+            self._activity_at = now
+            self.db.set_activity(f"scanning {self.source.name}: {st.files:,} files found")
         if self.on_progress is None:
             return
-        st = walker.stats
         elapsed = max(time.monotonic() - self._started, 1e-9)
         self.on_progress(
             ScanProgress(
@@ -272,15 +279,19 @@ class Scanner:
         self.db.write("record a scan", lambda c: _end_run(c, result))
         if status != "failed":
             self.db.write("tag scanned files", lambda c: _apply_rules_after_scan(c, self.source.id, scan_id))
+        self.db.set_activity("")
         return result
 
 
-def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> int:
-    return conn.query_value(
+def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[int, bool]:
+    """The new run's id, and whether the source has no catalog rows yet."""
+    scan_id = conn.query_value(
         "INSERT INTO scout_scan_runs (source_id, started_at, status, excludes_json)"
         " VALUES (?, ?, 'running', ?) RETURNING id",
         [source_id, now_us(), json.dumps(excludes) if excludes else None],
     )
+    empty = conn.query_one("SELECT 1 FROM scout_files WHERE source_id = ? LIMIT 1", [source_id]) is None
+    return scan_id, empty
 
 
 def _end_run(conn: Connection, r: ScanResult) -> None:
