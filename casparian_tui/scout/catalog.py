@@ -40,6 +40,8 @@ class FileFilter:
     globs: Sequence[Glob] = ()
     # (source_id, rel_path): that file, or every file below it when a folder
     under: tuple[int, str] | None = None
+    # exactly these files (a hand-made selection in the TUI; bound, not formatted)
+    file_ids: Sequence[int] = ()
     include_deleted: bool = False
 
     @classmethod
@@ -95,6 +97,9 @@ class FileFilter:
                 prefix = rel + "/"
                 conds.append(f"({a}.rel_path = ? OR substr({a}.rel_path, 1, ?) = ?)")
                 params.extend([rel, len(prefix), prefix])
+        if self.file_ids:
+            conds.append(f"{a}.id IN ({_marks(self.file_ids)})")
+            params.extend(int(i) for i in self.file_ids)
         if self.globs:
             sql, p = patterns_condition(self.globs, backend, a)
             conds.append(sql)

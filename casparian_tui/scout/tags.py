@@ -54,6 +54,13 @@ def add_manual_tag(conn: Connection, flt: FileFilter, tag: str) -> int:
         conn.execute(f"DROP TABLE IF EXISTS {_SCOPE}")
 
 
+def tag_file_ids(conn: Connection, file_ids: list[int], tag: str) -> int:
+    """Tag exactly these files by hand (the TUI's selection)."""
+    if not file_ids:
+        return 0
+    return add_manual_tag(conn, FileFilter(file_ids=list(file_ids)), tag)
+
+
 def remove_manual_tag(conn: Connection, flt: FileFilter, tag: str | None = None) -> int:
     """Remove a manual tag (or all manual tags) from the selected files, then
     let the rules tag them again. Returns the number of tags removed."""

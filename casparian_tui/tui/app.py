@@ -41,9 +41,11 @@ class CasparianApp(App):
 
     activity: reactive[str] = reactive("")
 
-    def __init__(self, db: Database, *, status_interval: float = 0.5, parser_dir=None):
+    def __init__(self, db: Database, *, status_interval: float = 0.5, parser_dir=None, deterministic: bool = False):
         super().__init__()
         self.db = db
+        # Tests and snapshots: no blinking cursors, nothing that depends on the clock.
+        self.deterministic = deterministic
         self.status_interval = status_interval
         self.parser_dir = parser_dir
         self.last_refresh_ms = 0.0

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from casparian_tui.tui.widgets.text_input import TextInput
+
 from casparian_tui.errors import CasparianError
 
 
@@ -46,7 +48,7 @@ class AddSourceDialog(DialogScreen):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Add a source folder", classes="dialog-title")
-            yield Input(placeholder="/path/to/evidence", id="path")
+            yield TextInput(placeholder="/path/to/evidence", id="path")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Add and scan")
 
@@ -85,8 +87,8 @@ class RuleDialog(DialogScreen):
         with Vertical(classes="dialog"):
             yield Label("New tagging rule", classes="dialog-title")
             yield Static(f"Pattern: {self.pattern}{matches}", markup=False)
-            yield Input(placeholder="tag, e.g. evtx", id="tag")
-            yield Input(value="0", placeholder="priority (higher wins)", id="priority")
+            yield TextInput(placeholder="tag, e.g. evtx", id="tag")
+            yield TextInput(value="0", placeholder="priority (higher wins)", id="priority")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Create rule")
 
@@ -118,7 +120,7 @@ class TagDialog(DialogScreen):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Tag {self.n_files:,} selected file(s)", classes="dialog-title")
-            yield Input(placeholder="tag", id="tag")
+            yield TextInput(placeholder="tag", id="tag")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Tag")
 
@@ -151,9 +153,9 @@ class FilterDialog(DialogScreen):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Filter files (empty = any; tag '-' = untagged)", classes="dialog-title")
-            yield Input(value=self.current.tag, placeholder="tag", id="tag")
-            yield Input(value=self.current.status, placeholder="status, e.g. pending", id="status")
-            yield Input(value=self.current.extension, placeholder="extension, e.g. csv", id="ext")
+            yield TextInput(value=self.current.tag, placeholder="tag", id="tag")
+            yield TextInput(value=self.current.status, placeholder="status, e.g. pending", id="status")
+            yield TextInput(value=self.current.extension, placeholder="extension, e.g. csv", id="ext")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Apply")
 

@@ -21,6 +21,7 @@ from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgres
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
 from casparian_tui.tui.widgets.format import human_bytes, human_time
 from casparian_tui.tui.widgets.status_bar import StatusBar
+from casparian_tui.tui.widgets.text_input import TextInput
 
 PAGE = 100
 PREVIEW_DEBOUNCE_S = 0.15
@@ -78,7 +79,7 @@ class DiscoverScreen(Screen):
                 yield Label("Rules", classes="section")
                 yield DataTable(id="rules-table", cursor_type="row", show_cursor=False)
             with Vertical(id="discover-right"):
-                yield Input(placeholder="glob pattern, e.g. **/*.csv — Esc clears", id="pattern")
+                yield TextInput(placeholder="glob pattern, e.g. **/*.csv — Esc clears", id="pattern")
                 yield Static("", id="preview")
                 yield Static("", id="empty-state")
                 yield Static("", id="table-info")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import platform
-
 import duckdb
 import textual
 from rich.text import Text
@@ -74,7 +72,7 @@ class SettingsScreen(Screen):
             ("lease holder", short_holder(holder) if holder else "nobody"),
             ("read-only", "yes" if db.read_only else "no"),
             ("output folder", short_path(db.settings.home / "output")),
-            ("versions", f"casparian {__version__} · textual {textual.__version__} · duckdb {duckdb.__version__} · python {platform.python_version()}"),
+            ("versions", f"casparian {__version__} · textual {textual.__version__} · duckdb {duckdb.__version__}"),
         ]
         table = self.query_one("#settings-table", DataTable)
         table.clear()
