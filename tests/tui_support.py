@@ -63,3 +63,49 @@ def pilot_test(fn):
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+FIXED_US = 1_767_268_800_000_000  # 2026-01-01 12:00 UTC: snapshots must not show the clock
+
+
+def seed_jobs(db) -> dict[str, int]:
+    """One completed job, one that failed once (back in the queue), one dead-lettered, one queued."""
+    import pyarrow as pa
+
+    from casparian_tui.sentinel import queue as q
+
+    def build(conn):
+        files = [r[0] for r in conn.query_all("SELECT id FROM scout_files WHERE extension = 'csv' ORDER BY rel_path LIMIT 4")]
+        ids = q.enqueue(
+            conn,
+            pa.table(
+                {
+                    "file_id": pa.array(files, pa.int64()),
+                    "parser_name": ["csv_rows"] * 4,
+                    "parser_version": ["1.0"] * 4,
+                    "parser_fingerprint": ["f" * 16] * 4,
+                    "max_attempts": pa.array([3, 3, 1, 3], pa.int32()),
+                }
+            ),
+        )
+        claimed = q.claim_batch(conn, "w1", 3, now=FIXED_US)
+        by_id = {c.id: c for c in claimed}
+        done, retried, dead = ids[0], ids[1], ids[2]
+        q.complete_batch(conn, "w1", [q.Completion(done, by_id[done].attempts, rows_out=12)], now=FIXED_US)
+        q.fail_batch(
+            conn, "w1",
+            [q.Failure(retried, by_id[retried].attempts, "ValueError: bad header in row 1", "Traceback (most recent call last):\n  File \"csv_rows.py\", line 20, in parse\nValueError: bad header in row 1"),
+             q.Failure(dead, by_id[dead].attempts, "UnicodeDecodeError: invalid start byte", None)],
+            now=FIXED_US,
+        )
+        for table, cols in (
+            ("cf_processing_queue", ("created_at", "updated_at")),
+            ("cf_job_events", ("event_at",)),
+            ("cf_dead_letter", ("created_at",)),
+        ):
+            conn.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = ?" for c in cols), [FIXED_US] * len(cols))
+        conn.execute("UPDATE cf_processing_queue SET finished_at = ? WHERE finished_at IS NOT NULL", [FIXED_US])
+        conn.execute("UPDATE cf_processing_queue SET run_after = ? WHERE status = 'QUEUED'", [FIXED_US])
+        return {"completed": done, "retried": retried, "dead": dead, "queued": ids[3]}
+
+    return db.write("seed jobs", build)

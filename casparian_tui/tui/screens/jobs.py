@@ -1,17 +1,230 @@
-"""`2` Jobs (being built)."""
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+"""`2` Jobs: counts by status, the queue, job detail, the dead letter; retry and cancel.
 
+Refreshes on a timer through the actor, so work done by a `casparian run`
+in another process shows up here too.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from casparian_tui.errors import CasparianError
+from casparian_tui.sentinel import jobs
+from casparian_tui.sentinel.queue import STATUSES
 from casparian_tui.tui.widgets.status_bar import StatusBar
+
+PAGE = 200
+STATUS_STYLE = {"QUEUED": "cyan", "RUNNING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "dim"}
+FILTERS = (None, *STATUSES)
+
+HELP_KEYS = [
+    ("↑ ↓", "choose a job; its detail shows below"),
+    ("f", "filter by status (cycles)"),
+    ("R", "retry a failed or cancelled job / requeue from the dead letter"),
+    ("c", "cancel a queued or running job"),
+    ("Tab", "queue / dead-letter tabs"),
+]
 
 
 class JobsScreen(Screen):
     TITLE = "Jobs"
-    HELP_KEYS: list = []
+    HELP_KEYS = HELP_KEYS
+    BINDINGS = [
+        Binding("R", "retry", "Retry/requeue"),
+        Binding("c", "cancel_job", "Cancel"),
+        Binding("f", "cycle_filter", "Filter"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_filter: str | None = None
+        self.detail_job: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Casparian Flow — 2 Jobs", classes="screen-title")
-        yield Static("")
+        with Vertical(id="jobs-body"):
+            yield Static("", id="jobs-counts")
+            with TabbedContent(id="jobs-tabs"):
+                with TabPane("Queue", id="tab-queue"):
+                    yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+                with TabPane("Dead letter", id="tab-dead"):
+                    yield DataTable(id="dead-table", cursor_type="row", zebra_stripes=True)
+            yield Static("Select a job to see its error, traceback and history.", id="job-detail")
         yield StatusBar()
         yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#jobs-table", DataTable)
+        t.add_column("id", key="id", width=6)
+        t.add_column("status", key="status", width=10)
+        t.add_column("parser", key="parser", width=16)
+        t.add_column("file", key="file", width=44)
+        t.add_column("tries", key="tries", width=5)
+        t.add_column("rows", key="rows", width=7)
+        t.add_column("error", key="error")
+        d = self.query_one("#dead-table", DataTable)
+        d.add_column("job", key="job", width=6)
+        d.add_column("parser", key="parser", width=16)
+        d.add_column("file", key="file", width=44)
+        d.add_column("tries", key="tries", width=5)
+        d.add_column("error", key="error")
+        t.focus()
+        self.refresh_jobs()
+        self.set_interval(max(self.app.status_interval * 2, 0.2), self.refresh_jobs)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_jobs()
+
+    @work(exclusive=True, group="jobs-refresh")
+    async def refresh_jobs(self) -> None:
+        status = self.status_filter
+
+        def read(conn):
+            return jobs.counts(conn), jobs.list_jobs(conn, status=status, limit=PAGE), jobs.dead_letters(conn, limit=PAGE)
+
+        try:
+            counts, rows, dead = await self.app.db_read(read)
+        except CasparianError as err:
+            self.query_one("#jobs-counts", Static).update(Text(f"✗ {err.message}", style="red"))
+            return
+        self._show_counts(counts, len(dead))
+        self._fill_jobs(rows)
+        self._fill_dead(dead)
+        await self._show_detail()
+
+    def _show_counts(self, counts: dict, dead: int) -> None:
+        text = Text()
+        for status in STATUSES:
+            text.append(f"{status.lower()} ", style="dim")
+            text.append(f"{counts.get(status, 0):,}", style=STATUS_STYLE[status])
+            text.append("   ")
+        text.append("dead letter ", style="dim")
+        text.append(f"{dead:,}", style="red" if dead else "")
+        text.append(f"   filter: {self.status_filter.lower() if self.status_filter else 'all'}", style="dim")
+        self.query_one("#jobs-counts", Static).update(text)
+
+    def _fill_jobs(self, rows) -> None:
+        table = self.query_one("#jobs-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows:
+            table.add_row(
+                str(r.id),
+                Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
+                Text(r.parser),
+                Text(r.file),
+                f"{r.attempts}/{r.max_attempts}",
+                "" if r.rows_out is None else f"{r.rows_out:,}",
+                Text(r.error),
+                key=str(r.id),
+            )
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def _fill_dead(self, dead) -> None:
+        table = self.query_one("#dead-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for d in dead:
+            table.add_row(str(d.job_id), Text(d.parser), Text(d.file), str(d.attempts), Text(d.error), key=str(d.job_id))
+        if dead:
+            table.move_cursor(row=min(cursor, len(dead) - 1))
+
+    # ---- detail ----------------------------------------------------------
+    def _active_table(self) -> DataTable:
+        tabs = self.query_one("#jobs-tabs", TabbedContent)
+        return self.query_one("#dead-table" if tabs.active == "tab-dead" else "#jobs-table", DataTable)
+
+    def _cursor_job(self) -> int | None:
+        table = self._active_table()
+        if table.row_count == 0:
+            return None
+        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowHighlighted)
+    async def _highlight(self, _event) -> None:
+        await self._show_detail()
+
+    @on(TabbedContent.TabActivated)
+    async def _tab(self, _event) -> None:
+        await self._show_detail()
+
+    async def _show_detail(self) -> None:
+        job_id = self._cursor_job()
+        panel = self.query_one("#job-detail", Static)
+        if job_id is None:
+            panel.update("No jobs here yet. Run a parser: casparian run PARSER.py --tag TAG")
+            return
+        try:
+            detail = await self.app.db_read(lambda c: jobs.job_detail(c, job_id))
+        except CasparianError as err:
+            panel.update(Text(err.message, style="red"))
+            return
+        panel.update(render_detail(detail))
+
+    # ---- steering --------------------------------------------------------
+    def action_cycle_filter(self) -> None:
+        i = FILTERS.index(self.status_filter)
+        self.status_filter = FILTERS[(i + 1) % len(FILTERS)]
+        self.refresh_jobs()
+
+    def action_retry(self) -> None:
+        if self.app.refuse_in_read_only("retry a job"):
+            return
+        job_id = self._cursor_job()
+        if job_id is None:
+            return
+        dead = self.query_one("#jobs-tabs", TabbedContent).active == "tab-dead"
+        fn = jobs.requeue_dead_letter if dead else jobs.retry
+        self._steer("requeue a job" if dead else "retry a job", lambda c: fn(c, job_id))
+
+    def action_cancel_job(self) -> None:
+        if self.app.refuse_in_read_only("cancel a job"):
+            return
+        job_id = self._cursor_job()
+        if job_id is not None:
+            self._steer("cancel a job", lambda c: jobs.cancel(c, job_id))
+
+    def _steer(self, action: str, fn) -> None:
+        async def go():
+            try:
+                result = await self.app.db_write(action, fn)
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            if result.count:
+                self.app.notify(f"{result.action}: job {', '.join(map(str, result.job_ids))}")
+            else:
+                why = "; ".join(result.skipped.values()) or "nothing to do"
+                self.app.notify(f"{result.action}: {why}", severity="warning")
+            self.refresh_jobs()
+
+        self.run_worker(go(), group="jobs-write")
+
+
+def render_detail(d: jobs.JobDetail) -> Text:
+    j = d.job
+    text = Text()
+    text.append(f"job {j.id} ", style="bold")
+    text.append(j.status.lower(), style=STATUS_STYLE.get(j.status, ""))
+    text.append(f" · {j.parser} {j.version} · attempt {j.attempts}/{j.max_attempts}\n")
+    text.append(j.file + "\n", style="dim")
+    if d.error:
+        text.append("error: ", style="bold red")
+        text.append(d.error + "\n")
+    if d.traceback:
+        text.append(d.traceback.rstrip() + "\n", style="dim")
+    if d.events:
+        text.append("history:\n", style="bold")
+        for e in d.events[-8:]:
+            text.append(f"  {e.when}  {e.event}")
+            if e.detail:
+                text.append(f"  {e.detail}", style="dim")
+            text.append("\n")
+    return text

@@ -1,0 +1,110 @@
+"""Jobs and Settings screens through Pilot (both backends)."""
+
+import os
+import time
+
+import pytest
+from textual.widgets import DataTable, Static, Switch
+
+from tui_support import SIZE, make_app, pilot_test, seed_jobs, settle, tui_settings, wait_until
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+@pilot_test
+async def test_jobs_view_shows_states_and_retries_a_dead_letter(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    ids = seed_jobs(app.db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        counts = str(screen.query_one("#jobs-counts", Static).render())
+        assert "completed 1" in counts and "failed 1" in counts and "dead letter 1" in counts and "queued 2" in counts
+        table = screen.query_one("#jobs-table", DataTable)
+        assert table.row_count == 4
+        # the detail of the job that failed once shows its error and traceback
+        row = [str(k.value) for k in table.rows].index(str(ids["retried"]))
+        table.move_cursor(row=row)
+        await settle(pilot)
+        detail = str(screen.query_one("#job-detail", Static).render())
+        assert "bad header in row 1" in detail and "Traceback" in detail and "retry_scheduled" in detail
+        # requeue the dead-lettered job from the dead-letter tab
+        await pilot.press("tab")  # focus the tabs
+        screen.query_one("#jobs-tabs").active = "tab-dead"
+        await settle(pilot)
+        screen.query_one("#dead-table", DataTable).focus()
+        await pilot.press("R")
+        await wait_until(pilot, lambda: app.db.query_value("SELECT status FROM cf_processing_queue WHERE id = ?", (ids["dead"],)) == "QUEUED")
+        assert app.db.query_value("SELECT count(*) FROM cf_dead_letter") == 0
+
+
+@pilot_test
+async def test_jobs_view_follows_changes_made_elsewhere(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    ids = seed_jobs(app.db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        from casparian_tui.sentinel import jobs
+
+        app.db.write("cancel", lambda c: jobs.cancel(c, ids["queued"]))  # as another command would
+        await wait_until(pilot, lambda: "cancelled 1" in str(app.screen.query_one("#jobs-counts", Static).render()))
+
+
+@pilot_test
+async def test_settings_show_the_lease_and_switch_read_only(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        table = app.screen.query_one("#settings-table", DataTable)
+        values = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert values["backend"] == backend
+        assert values["lease"] == "writer"
+        assert values["schema version"] == str(__import__("casparian_tui.db.schema", fromlist=["x"]).LATEST_VERSION)
+        assert values["database file"].startswith("~/.casparian_flow/")
+        app.screen.query_one("#read-only", Switch).value = True
+        await wait_until(pilot, lambda: app.db.read_only)
+        await settle(pilot)
+        status = str(app.screen.query_one("StatusBar").render())
+        assert "READ-ONLY" in status and "read-only" in status
+        await pilot.press("1", "s")
+        await pilot.pause()
+        assert any("Read-only" in n.message for n in app._notifications)
+        await pilot.press("4", "w")
+        await wait_until(pilot, lambda: not app.db.read_only)
+        await settle(pilot)
+        assert "writer" in str(app.screen.query_one("StatusBar").render())
+
+
+@pilot_test
+async def test_status_bar_names_another_writer(tmp_path, backend, monkeypatch):
+    import subprocess
+    import sys
+
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    code = (
+        "import sys; from pathlib import Path; from casparian_tui.db.lease import WriterLease\n"
+        "l = WriterLease(Path(sys.argv[1]), 'casparian scan /evidence'); assert l.acquire(5)\n"
+        "l.set_activity('scanning 12,345 files'); print('held', flush=True); sys.stdin.readline()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(app.db.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await wait_until(pilot, lambda: f"locked by PID {proc.pid}" in str(app.screen.query_one("StatusBar").render()))
+            status = str(app.screen.query_one("StatusBar").render())
+            assert "casparian scan /evidence" in status and "scanning 12,345 files" in status
+    finally:
+        proc.communicate("\n", timeout=10)
