@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, safe_text
+from casparian_tui.contracts import store as contracts
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
 from casparian_tui.sentinel import queue as q
@@ -80,12 +81,14 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         for t in spec.tags if use_parser_tags else ():
             tables.append(selection.select_catalog(conn, t, None))
         files = pa.concat_tables(tables) if tables else selection._file_table([], [], [])
-        return selection.plan_jobs(conn, spec, files, args.force, args.max_attempts)
+        # an approved schema contract wins over the parser's declared OUTPUTS
+        return selection.plan_jobs(conn, spec, files, args.force, args.max_attempts), \
+            contracts.effective_schemas(conn, spec)
 
-    planned = ctx.db.write(f"queue jobs for {spec.name}", plan)
+    planned, schemas = ctx.db.write(f"queue jobs for {spec.name}", plan)
     _recover(ctx, spec, output_root)
     opts = RunOptions(output_root=output_root, workers=args.workers, timeout_s=args.timeout,
-                      lease_s=args.lease_seconds, retry_base_s=args.retry_delay)
+                      lease_s=args.lease_seconds, retry_base_s=args.retry_delay, schemas=schemas)
     stats = _execute(ctx, spec, opts, len(planned.job_ids)) if planned.job_ids else RunStats()
     summary = _summary(ctx, spec, planned, stats, time.monotonic() - started)
     if ctx.json:

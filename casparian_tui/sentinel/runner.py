@@ -150,7 +150,7 @@ class Runner:
                     f"SELECT min(run_after) FROM {q.Q} WHERE status = 'QUEUED' AND parser_name = ? "
                     "AND parser_fingerprint = ?", [spec.name, spec.fingerprint])
                 return [], {}, wait_us
-            return jobs, _paths(conn, [j.file_id for j in jobs]), None
+            return jobs, file_paths(conn, [j.file_id for j in jobs]), None
 
         jobs, paths, wait_us = self.db.write("claim jobs", claim)
         if not jobs:
@@ -316,7 +316,7 @@ class Runner:
                 tmp.unlink(missing_ok=True)
 
 
-def _paths(conn, file_ids: list[int]) -> dict[int, tuple[str, str]]:
+def file_paths(conn, file_ids: list[int]) -> dict[int, tuple[str, str]]:
     """file id -> (OS path to open, stored path text for lineage)."""
     if not file_ids:
         return {}

@@ -197,3 +197,20 @@ def plan_jobs(conn: Connection, spec: ParserSpec, files: pa.Table, force: bool, 
 
 def default_output_root(home: Path) -> Path:
     return Path(home) / "output"
+
+
+def tagged_file_ids(conn: Connection, tags: list[str], sample: int | None = None) -> list[int]:
+    """Live catalog files carrying any of `tags`, in id order; `sample` picks that many spread evenly."""
+    if not tags:
+        return []
+    marks = ", ".join("?" for _ in tags)
+    ids = [r[0] for r in conn.query_all(
+        f"SELECT DISTINCT f.id FROM scout_files f JOIN scout_file_tags t ON t.file_id = f.id "
+        f"WHERE f.deleted_at IS NULL AND t.tag IN ({marks}) ORDER BY f.id", list(tags))]
+    if sample is None or sample >= len(ids):
+        return ids
+    if sample <= 0:
+        return []
+    # evenly spread, deterministic: the same sample on every rerun
+    step = len(ids) / sample
+    return [ids[int(i * step)] for i in range(sample)]
