@@ -27,8 +27,10 @@ WITH gone AS (
 ), fresh AS (
   SELECT id, rel_path, parent_path, name, extension, file_uid, size, mtime, last_seen_at,
          row_number() OVER (PARTITION BY file_uid, size, mtime ORDER BY rel_path) AS rn
-  FROM scout_files
+  FROM scout_files n
   WHERE source_id = ? AND first_scan_id = ?
+    -- only candidates: numbering every new row of a first scan costs ~100 MB at 10^6 files
+    AND EXISTS (SELECT 1 FROM gone g WHERE g.file_uid = n.file_uid AND g.size = n.size AND g.mtime = n.mtime)
 )
 SELECT g.id, n.id, n.rel_path, n.parent_path, n.name, n.extension, n.last_seen_at
 FROM gone g JOIN fresh n
@@ -49,6 +51,12 @@ def move_renamed(conn: Connection, source_id: int, scan_id: int) -> int:
 
     The old row keeps its id, tags, status and history. Returns the count.
     """
+    unseen = conn.query_one(
+        "SELECT 1 FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ? LIMIT 1",
+        [source_id, scan_id],
+    )
+    if unseen is None:  # nothing went missing: no renames (always so on a first scan)
+        return 0
     rows = conn.query_all(_RENAME_PAIRS, [source_id, scan_id, source_id, scan_id])
     if not rows:
         return 0
