@@ -210,7 +210,10 @@ MIGRATIONS: list[Migration] = [
                 files_total BIGINT NOT NULL DEFAULT 0,
                 files_passed BIGINT NOT NULL DEFAULT 0,
                 files_failed BIGINT NOT NULL DEFAULT 0,
-                rows_total BIGINT NOT NULL DEFAULT 0
+                rows_total BIGINT NOT NULL DEFAULT 0,
+                sample_size BIGINT,
+                p50_ms DOUBLE,
+                p95_ms DOUBLE
             )""",
             f"""CREATE TABLE cf_backtest_results (
                 id {ID},
@@ -218,6 +221,7 @@ MIGRATIONS: list[Migration] = [
                 file_id BIGINT NOT NULL,
                 passed BOOLEAN NOT NULL,
                 rows_out BIGINT NOT NULL DEFAULT 0,
+                rows_quarantined BIGINT NOT NULL DEFAULT 0,
                 duration_ms DOUBLE,
                 error TEXT,
                 schema_json TEXT

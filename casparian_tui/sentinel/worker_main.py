@@ -40,6 +40,7 @@ class WorkerConfig:
     flush_bytes: int = 64 << 20
     flush_jobs: int = 2_000
     flush_s: float = 2.0
+    dry_run: bool = False  # a backtest: parse and check, write nothing, report the observed schema
 
 
 def worker_main(conn, cfg: WorkerConfig) -> None:
@@ -69,7 +70,7 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
         if kind == "flush":
             conn.send(("flushed", state.flush()))
             continue
-        result = run_job(spec, schemas, msg[1], state, cfg.quarantine_max)
+        result = run_job(spec, schemas, msg[1], state, cfg.quarantine_max, cfg.dry_run)
         flush = state.flush() if state.due(cfg) else None
         conn.send(("done", result, flush))
 
@@ -100,8 +101,8 @@ class _State:
         return {"parts": parts, "jobs": jobs}
 
 
-def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float) -> dict:
-    """Parse one file into the buffer; the result says how it went."""
+def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float, dry_run: bool = False) -> dict:
+    """Parse one file into the buffer (or nowhere, for a dry run); the result says how it went."""
     started = time.perf_counter()
     result = {"id": job["id"], "ok": False, "rows": 0, "quarantined": 0, "error": None, "traceback": None,
               "permanent": False}
@@ -113,6 +114,9 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
         bad = sum(len(s.bad) for s in shaped.values())
         if bad and bad > quarantine_max * (good + bad):
             result.update(permanent=True, error=_policy_message(shaped, bad, good + bad, quarantine_max))
+            return result
+        if dry_run:
+            result.update(ok=True, rows=good, quarantined=bad, schema={name: s.good.schema for name, s in shaped.items()})
             return result
         lineage = {
             "_cf_source_path": job["source_path"],
