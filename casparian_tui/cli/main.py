@@ -8,13 +8,13 @@ import sys
 import traceback
 
 from casparian_tui import __version__
-from casparian_tui.cli import backtest_cmd, db_cmd, files_cmd, jobs_cmd, rule_cmd, run_cmd, scan_cmd, schema_cmd, source_cmd, tag_cmd, tui_cmd
+from casparian_tui.cli import backtest_cmd, db_cmd, files_cmd, jobs_cmd, query_cmd, rule_cmd, run_cmd, scan_cmd, schema_cmd, source_cmd, tag_cmd, tui_cmd
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_error
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
 # Each module adds one command group; the order is the order in --help.
-COMMAND_GROUPS = [tui_cmd, db_cmd, run_cmd, jobs_cmd, schema_cmd, backtest_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
+COMMAND_GROUPS = [tui_cmd, db_cmd, run_cmd, jobs_cmd, schema_cmd, backtest_cmd, query_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
 
 DESCRIPTION = """\
 Casparian Flow turns a messy pile of files into data you can query and trust.
@@ -37,6 +37,7 @@ examples:
   casparian jobs --status failed    the queue; steer it with: casparian job show|retry|cancel ID
   casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian backtest my_parser.py --tag logs --sample 100   pass rate before a full run
+  casparian query "SELECT count(*) FROM outputs.csv_rows_csv_rows" --json
 
 exit codes:
   0 ok · 1 error · 2 usage · 3 database locked by another process ·

@@ -111,6 +111,10 @@ class SQLiteConnection(Connection):
         rows = self.query_all("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {r[0] for r in rows}
 
+    def set_authorizer(self, fn) -> None:
+        """sqlite3's per-statement access check (None removes it); used to keep ad-hoc queries read-only."""
+        self._con.set_authorizer(fn)
+
     def interrupt(self) -> None:
         self._con.interrupt()
 
