@@ -93,3 +93,37 @@ def test_odd_names_are_shown_safely(cli, backend, tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["new"] == 1
     r = cli("scan", "odd", *g)
     assert "\x1b" not in r.stdout
+
+
+def test_ctrl_c_cancels_a_cli_scan_cleanly(backend, tmp_path):
+    """SIGINT while `casparian scan` runs: exit 130 with a summary (or 0 if it
+    won the race), never a traceback, and a consistent catalog either way."""
+    import signal
+    import subprocess
+    import sys
+
+    from waiting import wait_for
+
+    root = tmp_path / "big"
+    make_tree(root, 30000, seed=8, depth=2, files_per_dir=300)
+    g = _args(backend, tmp_path)
+    db_file = g[-1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casparian_tui", "scan", str(root), *g],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    record = db_file + ".lock.json"
+    # The lease record names the scan as soon as it starts walking.
+    wait_for(lambda: os.path.exists(record) and "scanning" in open(record).read(), timeout=30, interval=0.002)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 130), (proc.returncode, out, err)
+    if proc.returncode == 130:
+        assert "Scan cancelled" in out or "Interrupted" in err
+    # Whatever happened, the next scan completes and sees every file once.
+    r = subprocess.run([sys.executable, "-m", "casparian_tui", "scan", "big", "--json", *g],
+                       capture_output=True, text=True, timeout=120)
+    res = json.loads(r.stdout)
+    assert res["files_found"] == 30000 and res["new"] + res["unchanged"] + res["changed"] == 30000
+    assert res["deleted"] == 0

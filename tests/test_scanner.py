@@ -176,9 +176,9 @@ def test_cancelled_scan_marks_nothing_deleted_and_keeps_whole_batches(db, tmp_pa
 
 def test_cancel_stops_within_100ms(db, tmp_path):
     root = tmp_path / "tree"
-    make_tree(root, 20000, seed=5, depth=2, files_per_dir=200)
+    make_tree(root, 10000, seed=5, depth=2, files_per_dir=200)
     src = add_source(db, root)
-    scanner = Scanner(db, src, batch_rows=2000, progress_interval_s=0.01)
+    scanner = Scanner(db, src, batch_rows=500, progress_interval_s=0.01)
     started = threading.Event()
 
     def progress(p):
