@@ -17,6 +17,7 @@ from casparian_tui.scout.rules import add_rule
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 from casparian_tui.scout.testtree import count_files, make_tree
+from waiting import wait_for
 
 
 def _files(db, source_id):
@@ -355,3 +356,17 @@ def test_root_vanishing_fails_cleanly(db, tmp_path):
 
     with pytest.raises(CasparianError, match="No such folder"):
         _scan(db, src)
+
+
+def test_cancelled_walker_ends_even_when_nobody_reads(tmp_path):
+    import queue
+
+    root = tmp_path / "tree"
+    make_tree(root, 500, seed=6, depth=1, files_per_dir=20)
+    out, cancel = queue.Queue(maxsize=1), threading.Event()
+    w = walker_mod.Walker(str(root), out, cancel, batch_rows=10)
+    w.start()
+    assert wait_for(out.full, timeout=10)
+    cancel.set()
+    w.join(timeout=2)
+    assert not w.is_alive() and not w.complete

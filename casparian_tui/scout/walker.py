@@ -119,7 +119,7 @@ class Walker(threading.Thread):
                 self.complete = not self.cancel.is_set()
             self._put(WalkDone())
         except BaseException as exc:  # handed to the consumer, never lost
-            self._put(exc, force=True)
+            self._put(exc)
 
     def _walk(self) -> None:
         st = os.stat(self.root, follow_symlinks=False)
@@ -212,21 +212,20 @@ class Walker(threading.Thread):
         else:
             self._reset_batch()
 
-    def _put(self, item, force: bool = False) -> None:
+    def _put(self, item) -> None:
         # Bounded queue: the walk never runs far ahead of the database, which
-        # bounds memory; re-check cancel so a blocked walker stops promptly.
-        while True:
-            if self.cancel.is_set() and not force and not isinstance(item, WalkDone):
-                return
+        # bounds memory. Once cancelled, the consumer has stopped reading, so
+        # never block: hand the item over only if there is room.
+        while not self.cancel.is_set():
             try:
                 self.out.put(item, timeout=_PUT_POLL_S)
                 return
             except queue.Full:
-                if force and self.cancel.is_set():
-                    try:  # make room: the consumer is leaving anyway
-                        self.out.get_nowait()
-                    except queue.Empty:
-                        pass
+                continue
+        try:
+            self.out.put_nowait(item)
+        except queue.Full:
+            pass
 
 
 def build_batch(
