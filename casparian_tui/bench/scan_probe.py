@@ -9,6 +9,7 @@ through the real services and DB actor:
 - scan: first scan + persist of the whole tree (files/s, and / find time);
 - rescan: the same tree again, nothing changed;
 - upsert: one 100K-row batch merged into an empty catalog (file_upsert alone);
+- cancel: cancel() during a first scan until the walker and batch stop;
 and `find DIR -printf '%p %s %T@\\n' > /dev/null` (best of 3).
 `--million` also scans a 1M-file tree in a child process and reports its
 wall time and peak RSS (resource.getrusage of the child).
@@ -23,6 +24,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +96,20 @@ def upsert_100k(db: Database) -> float:
     return time.perf_counter() - t0
 
 
+def cancel_latency(db: Database, root: Path) -> float:
+    """Seconds from cancel() (from another thread, as the TUI does) to the
+    walker and the batch in flight stopping; cancelled after the first batch."""
+    src = add_source(db, root, exist_ok=True)
+    scanner = Scanner(db, src, progress_interval_s=0.01)
+    persisted = threading.Event()
+    scanner.on_progress = lambda p: persisted.set() if p.files_persisted else None
+    canceller = threading.Thread(target=lambda: persisted.wait(60) and scanner.cancel())
+    canceller.start()
+    scanner.run()
+    canceller.join()
+    return scanner.stop_latency_s if scanner.stop_latency_s is not None else float("nan")
+
+
 def probe_backend(workdir: Path, backend: str, root: Path, n: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> dict:
     db = fresh_db(workdir, backend)
     try:
@@ -112,6 +128,11 @@ def probe_backend(workdir: Path, backend: str, root: Path, n: int, batch_rows: i
         up_s = upsert_100k(db)
     finally:
         db.close()
+    db = fresh_db(workdir, backend)
+    try:
+        cancel_s = cancel_latency(db, root)
+    finally:
+        db.close()
     return {
         "backend": backend,
         "scan_s": round(first_s, 3),
@@ -120,6 +141,7 @@ def probe_backend(workdir: Path, backend: str, root: Path, n: int, batch_rows: i
         "rescan_files_per_s": round(n / re_s),
         "close_s": round(close_s, 3),
         "upsert_100k_s": round(up_s, 3),
+        "cancel_stop_s": round(cancel_s, 3),
     }
 
 
@@ -132,10 +154,12 @@ def million_child(workdir: Path, backend: str, root: Path) -> dict:
         f"db = fresh_db(Path({str(workdir)!r}), {backend!r})\n"
         "db.query_value('SELECT 1')\n"
         f"s, r = scan_once(db, Path({str(root)!r}))\n"
-        "t0 = time.perf_counter(); db.close(); c = time.perf_counter() - t0\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'files': r.files_found, 'scan_s': round(s, 2), 'close_s': round(c, 2),"
-        " 'peak_rss_mb': round(rss / 1024, 1)}))\n"
+        f"s2, r2 = scan_once(db, Path({str(root)!r}))\n"
+        "t0 = time.perf_counter(); db.close(); c = time.perf_counter() - t0\n"
+        "rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'files': r.files_found, 'scan_s': round(s, 2), 'peak_rss_mb': round(rss / 1024, 1),"
+        " 'rescan_s': round(s2, 2), 'peak_rss_with_rescan_mb': round(rss2 / 1024, 1), 'close_s': round(c, 2)}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return {"backend": backend, **json.loads(out.stdout.strip().splitlines()[-1])}
@@ -167,15 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"tree: {args.files:,} files; find -printf: {find_s:.3f} s")
-    print(f"{'backend':8} {'scan s':>7} {'files/s':>9} {'x find':>7} {'rescan s':>9} {'close s':>8} {'upsert100k s':>13}")
+    print(
+        f"{'backend':8} {'scan s':>7} {'files/s':>9} {'x find':>7} {'rescan s':>9} {'close s':>8}"
+        f" {'upsert100k s':>13} {'cancel s':>9}"
+    )
     for r in rows:
         print(
             f"{r['backend']:8} {r['scan_s']:7.3f} {r['scan_files_per_s']:9,} {r['scan_vs_find']:7.2f}"
-            f" {r['rescan_s']:9.3f} {r['close_s']:8.3f} {r['upsert_100k_s']:13.3f}"
+            f" {r['rescan_s']:9.3f} {r['close_s']:8.3f} {r['upsert_100k_s']:13.3f} {r['cancel_stop_s']:9.3f}"
         )
     for m in report.get("million", []):
         print(
-            f"1M files [{m['backend']}]: scan {m['scan_s']} s, close {m['close_s']} s, peak RSS {m['peak_rss_mb']} MB"
+            f"1M files [{m['backend']}]: scan {m['scan_s']} s (peak RSS {m['peak_rss_mb']} MB), rescan"
+            f" {m['rescan_s']} s (peak RSS {m['peak_rss_with_rescan_mb']} MB), close {m['close_s']} s"
             f" (find: {report['find_1m_s']} s)"
         )
     return 0
