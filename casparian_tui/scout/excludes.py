@@ -9,12 +9,9 @@ everything directly under it (`build`, `build/`, `build/**`, `build/*`).
 
 from __future__ import annotations
 
-from typing import Callable
-
 from casparian_tui.errors import UsageError
 from casparian_tui.scout.patterns import compile_glob, compiled_regex
-
-ExcludeFn = Callable[[str, bool], bool]
+from casparian_tui.scout.walker import ExcludeFn
 
 # A name no real file can have (NUL is forbidden in names): matching
 # "<folder>/<probe>" means the pattern covers whatever is in the folder.
