@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 import pyarrow as pa
 import pytest
 
 from casparian_tui.db.file_upsert import upsert_files
+from casparian_tui.errors import CasparianError
 from casparian_tui.scout import scanner as scanner_mod
 from casparian_tui.scout import walker as walker_mod
 from casparian_tui.scout.pathcodec import display_name, encode_name, to_bytes
@@ -351,8 +353,6 @@ def test_root_vanishing_fails_cleanly(db, tmp_path):
     root.mkdir()
     src = add_source(db, root)
     os.rmdir(root)
-    from casparian_tui.errors import CasparianError
-
     with pytest.raises(CasparianError, match="No such folder"):
         _scan(db, src)
 
@@ -369,3 +369,83 @@ def test_cancelled_walker_ends_even_when_nobody_reads(tmp_path):
     cancel.set()
     w.join(timeout=2)
     assert not w.is_alive() and not w.complete
+
+
+def test_one_scan_per_source_at_a_time(db, tmp_path):
+    root = tmp_path / "t"
+    make_tree(root, 20, seed=1, depth=0)
+    src = add_source(db, root)
+    # A run left 'running' by a process that is gone is closed as interrupted.
+    db.execute("t", "INSERT INTO scout_scan_runs (source_id, started_at, status, owner) VALUES (?, 0, 'running', ?)",
+               [src.id, f"{socket.gethostname()}:999999999"])
+    assert _scan(db, src).status == "completed"
+    assert db.query_value("SELECT status FROM scout_scan_runs WHERE started_at = 0") == "interrupted"
+    # A live scan in another process is refused (our parent stands in for it).
+    db.execute("t", "INSERT INTO scout_scan_runs (source_id, started_at, status, owner) VALUES (?, 1, 'running', ?)",
+               [src.id, f"{socket.gethostname()}:{os.getppid()}"])
+    with pytest.raises(CasparianError, match="being scanned by another process"):
+        _scan(db, src)
+    db.execute("t", "UPDATE scout_scan_runs SET status = 'completed' WHERE started_at = 1")
+    # And a second scan of the same source in this process is refused too.
+    inner = []
+    scanner = Scanner(db, src, progress_interval_s=0.0)
+
+    def progress(p):
+        if not inner:
+            with pytest.raises(CasparianError, match="already being scanned"):
+                Scanner(db, src).run()
+            inner.append(True)
+
+    scanner.on_progress = progress
+    assert scanner.run().status == "completed" and inner == [True]
+
+
+def test_files_vanishing_mid_scan_are_skipped_and_folders_reported(db, tmp_path, monkeypatch):
+    root = tmp_path / "t"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for n in ("keep.txt", "vanish.txt"):
+        _write(root / "a" / n)
+    _write(root / "b" / "x.txt")
+    real_scandir = os.scandir
+
+    class Vanishing:
+        """A DirEntry whose file is deleted between readdir and stat."""
+
+        def __init__(self, entry):
+            self._e = entry
+            self.name, self.path = entry.name, entry.path
+
+        def is_file(self, follow_symlinks=True):
+            return self._e.is_file(follow_symlinks=follow_symlinks)
+
+        def is_dir(self, follow_symlinks=True):
+            return self._e.is_dir(follow_symlinks=follow_symlinks)
+
+        def is_symlink(self):
+            return self._e.is_symlink()
+
+        def stat(self, follow_symlinks=True):
+            raise FileNotFoundError(2, "No such file or directory", self.path)
+
+    class Listing:
+        def __init__(self, path):
+            self._it = real_scandir(path)
+
+        def __enter__(self):
+            return (Vanishing(e) if e.name == "vanish.txt" else e for e in self._it)
+
+        def __exit__(self, *exc):
+            self._it.close()
+
+    def scandir(path="."):
+        if os.path.basename(os.fspath(path)) == "b":
+            raise FileNotFoundError(2, "No such file or directory", path)  # the folder went away
+        return Listing(path)
+
+    monkeypatch.setattr(walker_mod.os, "scandir", scandir)
+    src = add_source(db, root)
+    res = _scan(db, src)
+    assert res.status == "completed" and res.files_found == 1
+    assert set(_files(db, src.id)) == {"a/keep.txt"}
+    assert res.errors == [{"path": "b", "error": "No such file or directory"}]

@@ -108,6 +108,7 @@ MIGRATIONS: list[Migration] = [
                 symlinks_skipped BIGINT NOT NULL DEFAULT 0,
                 special_skipped BIGINT NOT NULL DEFAULT 0,
                 excludes_json TEXT,
+                owner TEXT,
                 duration_s DOUBLE
             )""",
         ],

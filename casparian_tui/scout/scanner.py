@@ -12,7 +12,9 @@ batches. Deletions and renames are decided only after a COMPLETE walk.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import socket
 import threading
 import time
 from concurrent.futures import CancelledError
@@ -22,6 +24,7 @@ from typing import Callable
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.file_upsert import BatchCounts, upsert_files
+from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import CasparianError, QueryInterrupted
 from casparian_tui.scout import catalog_sync, rules
 from casparian_tui.scout.excludes import compile_excludes
@@ -32,6 +35,11 @@ from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, WalkDone, Walker
 _POLL_S = 0.02  # how often the waiting side looks at the cancel flag
 _QUEUE_BATCHES = 3  # batches the walker may run ahead of the database
 _MAX_STORED_ERRORS = 1000
+
+
+# Sources being scanned in this process (other processes: see _start_run).
+_active_sources: set[int] = set()
+_active_lock = threading.Lock()
 
 
 class ScanCancelled(CasparianError):
@@ -127,6 +135,19 @@ class Scanner:
     # ---- the scan --------------------------------------------------------
     def run(self) -> ScanResult:
         root = resolve_root(self.source.root_path)
+        with _active_lock:
+            if self.source.id in _active_sources:
+                raise CasparianError(
+                    f"The source {self.source.name!r} is already being scanned.", hint="Wait for that scan to end."
+                )
+            _active_sources.add(self.source.id)
+        try:
+            return self._run(root)
+        finally:
+            with _active_lock:
+                _active_sources.discard(self.source.id)
+
+    def _run(self, root: str) -> ScanResult:
         self._started = time.monotonic()
         scan_id, first_scan = self.db.write("start a scan", lambda c: _start_run(c, self.source.id, self.excludes))
         counts = BatchCounts()
@@ -284,11 +305,26 @@ class Scanner:
 
 
 def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[int, bool]:
-    """The new run's id, and whether the source has no catalog rows yet."""
+    """The new run's id, and whether the source has no catalog rows yet.
+
+    Two scans of one source at once would mark each other's files deleted,
+    so a scan still running in a live process is refused; a 'running' row
+    whose process is gone (killed) is closed as 'interrupted'.
+    """
+    for run_id, owner in conn.query_all(
+        "SELECT id, owner FROM scout_scan_runs WHERE source_id = ? AND status = 'running'", [source_id]
+    ):
+        host, _, pid = (owner or "").rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
+            raise CasparianError(
+                f"This source is being scanned by another process (PID {pid}).",
+                hint="Wait for that scan to finish, or stop it.",
+            )
+        conn.execute("UPDATE scout_scan_runs SET status = 'interrupted' WHERE id = ?", [run_id])
     scan_id = conn.query_value(
-        "INSERT INTO scout_scan_runs (source_id, started_at, status, excludes_json)"
-        " VALUES (?, ?, 'running', ?) RETURNING id",
-        [source_id, now_us(), json.dumps(excludes) if excludes else None],
+        "INSERT INTO scout_scan_runs (source_id, started_at, status, excludes_json, owner)"
+        " VALUES (?, ?, 'running', ?, ?) RETURNING id",
+        [source_id, now_us(), json.dumps(excludes) if excludes else None, f"{socket.gethostname()}:{os.getpid()}"],
     )
     empty = conn.query_one("SELECT 1 FROM scout_files WHERE source_id = ? LIMIT 1", [source_id]) is None
     return scan_id, empty
