@@ -168,10 +168,13 @@ class Scanner:
             self.stop_latency_s = time.monotonic() - self._cancel_at
         complete = walker.complete and failure is None and not self._cancel.is_set()
         status = "completed" if complete else ("failed" if failure is not None else "cancelled")
-        result = self._finish(scan_id, walker, counts, status)
-        if failure is not None:
-            raise failure
-        return result
+        if failure is None:
+            return self._finish(scan_id, walker, counts, status)
+        try:  # record the failed run if the database still lets us
+            self._finish(scan_id, walker, counts, status)
+        except Exception:
+            pass  # the original failure is the one to report
+        raise failure
 
     def _consume(self, walker: Walker, scan_id: int, counts: BatchCounts, first_scan: bool) -> None:
         last_report = 0.0
@@ -204,7 +207,7 @@ class Scanner:
                 except TimeoutError:
                     if self._cancel.is_set():
                         fut.interrupt()  # rolls the batch back
-                        self._wait_quietly(fut)
+                        self._settle(fut, item, counts)
                         return
                     if time.monotonic() - last_report >= self.progress_interval_s:
                         self._report(walker)
@@ -212,7 +215,7 @@ class Scanner:
                 except KeyboardInterrupt:
                     self.cancel()
                     fut.interrupt()
-                    self._wait_quietly(fut)
+                    self._settle(fut, item, counts)
                     return
                 except (ScanCancelled, QueryInterrupted, CancelledError):
                     if self._cancel.is_set():
@@ -223,12 +226,15 @@ class Scanner:
         if self._cancel.is_set():
             raise ScanCancelled("The scan was cancelled.")
 
-    @staticmethod
-    def _wait_quietly(fut) -> None:
+    def _settle(self, fut, batch, counts: BatchCounts) -> None:
+        """Wait for an interrupted batch; count it if it committed after all
+        (the interrupt can arrive just after its last statement)."""
         try:
-            fut.result(timeout=5)
+            done = fut.result(timeout=5)
         except BaseException:  # interrupted/cancelled is the expected outcome
-            pass
+            return
+        counts.add(done)
+        self._persisted += batch.num_rows
 
     def _report(self, walker: Walker) -> None:
         st = walker.stats
