@@ -10,8 +10,10 @@ so replacing a killed worker costs milliseconds, not an interpreter start.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -27,6 +29,28 @@ def _context():
         ctx.set_forkserver_preload(_PRELOAD)
         return ctx
     return mp.get_context("spawn")
+
+
+_STDERR_SWAP = threading.Lock()
+
+
+@contextlib.contextmanager
+def _real_stderr():
+    """multiprocessing hands sys.stderr's fd to its helper processes; inside the
+    TUI, Textual has replaced sys.stderr with an object without a real fd."""
+    try:
+        ok = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        ok = False
+    if ok or sys.__stderr__ is None:
+        yield
+        return
+    with _STDERR_SWAP:
+        saved, sys.stderr = sys.stderr, sys.__stderr__
+        try:
+            yield
+        finally:
+            sys.stderr = saved
 
 
 @dataclass
@@ -77,7 +101,8 @@ class WorkerPool:
         proc = self._ctx.Process(
             target=worker_main, args=(child, self.cfg), name="casparian-worker", daemon=True
         )
-        proc.start()
+        with _real_stderr():
+            proc.start()
         child.close()
         return Worker(next(self._numbers), proc, parent)
 

@@ -35,3 +35,18 @@ class CatalogChanged(Message):
     """Files, tags or rules changed; views showing them should reload."""
 
     reason: str
+
+
+@dataclass
+class BacktestFileDone(Message):
+    """One file of a running backtest has a result."""
+
+    result: object  # sentinel.backtest.FileResult
+
+
+@dataclass
+class BacktestDone(Message):
+    """A backtest finished; `report` is None when it failed to start."""
+
+    report: object | None
+    error: str = ""

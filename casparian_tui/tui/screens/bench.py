@@ -1,17 +1,273 @@
-"""`3` Parser Bench (being built)."""
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+"""`3` Parser Bench: backtest a parser on a tag's files, watch results arrive, pin its contract."""
 
-from casparian_tui.tui.widgets.status_bar import StatusBar
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from casparian_tui.contracts import store as contracts
+from casparian_tui.errors import CasparianError
+from casparian_tui.sentinel.plugin import load_parser
+from casparian_tui.tui.messages import BacktestDone, BacktestFileDone
+from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
+from casparian_tui.tui.widgets.text_input import TextInput
+
+SAMPLE_PARSERS = Path(__file__).resolve().parents[3] / "assets" / "parsers"
+
+HELP_KEYS = [
+    ("↑ ↓ Enter", "pick a parser from the list (fills the form)"),
+    ("b", "run the backtest (parser file + tag + optional sample size)"),
+    ("Esc", "cancel a running backtest"),
+    ("p", "propose a schema contract from the observed output"),
+    ("a", "approve the parser's latest proposed contract"),
+]
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working folder when inside it (how a user would type it)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return short_path(path)
+
+
+def parser_files(home: Path) -> list[Path]:
+    """Sample parsers shipped with Casparian and the user's own in <home>/parsers."""
+    found: list[Path] = []
+    for folder in (SAMPLE_PARSERS, home / "parsers"):
+        if folder.is_dir():
+            found.extend(sorted(p for p in folder.glob("*.py") if not p.name.startswith("_")))
+    return found
 
 
 class BenchScreen(Screen):
     TITLE = "Parser Bench"
-    HELP_KEYS: list = []
+    HELP_KEYS = HELP_KEYS
+    BINDINGS = [
+        Binding("b", "backtest", "Backtest"),
+        Binding("p", "propose", "Propose contract"),
+        Binding("a", "approve", "Approve contract"),
+        Binding("escape", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report = None
+        self.results: list = []
+        self._cancel: threading.Event | None = None
+        self._paths: list[Path] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Casparian Flow — 3 Parser Bench", classes="screen-title")
-        yield Static("")
+        with Vertical(id="bench-body"):
+            yield Label("Parsers", classes="section")
+            yield DataTable(id="bench-parsers", cursor_type="row")
+            with Horizontal(id="bench-form"):
+                yield TextInput(placeholder="parser file, e.g. assets/parsers/csv_rows.py", id="bench-parser")
+                yield TextInput(placeholder="tag", id="bench-tag")
+                yield TextInput(placeholder="sample (all)", id="bench-sample")
+            yield Static("Pick a parser and a tag, then press b to backtest it on the tag's files.", id="bench-summary")
+            yield DataTable(id="bench-results", cursor_type="row", zebra_stripes=True)
         yield StatusBar()
         yield Footer()
+
+    def on_mount(self) -> None:
+        parsers = self.query_one("#bench-parsers", DataTable)
+        parsers.add_column("name", width=16)
+        parsers.add_column("version", width=8)
+        parsers.add_column("tags", width=12)
+        parsers.add_column("file", width=60)
+        parsers.styles.height = 6
+        results = self.query_one("#bench-results", DataTable)
+        results.add_column("", key="ok", width=4)
+        results.add_column("file", key="file", width=56)
+        results.add_column("rows", key="rows", width=7)
+        results.add_column("ms", key="ms", width=7)
+        results.add_column("error", key="error", width=40)
+        self.query_one("#bench-sample", TextInput).styles.width = 16
+        self.load_parsers()
+        parsers.focus()
+
+    @work(thread=True, exclusive=True, group="bench-parsers")
+    def load_parsers(self) -> None:
+        rows = []
+        for path in parser_files(self.app.db.settings.home):
+            try:
+                spec = load_parser(path)
+                rows.append((path, spec.name, spec.version, ", ".join(spec.tags)))
+            except CasparianError as err:
+                rows.append((path, path.stem, "?", f"✗ {err.message}"))
+        self.app.call_from_thread(self._show_parsers, rows)
+
+    def _show_parsers(self, rows) -> None:
+        table = self.query_one("#bench-parsers", DataTable)
+        table.clear()
+        self._paths = [r[0] for r in rows]
+        for path, name, version, tags in rows:
+            table.add_row(Text(name), Text(version), Text(tags), Text(display_path(path)))
+
+    @on(DataTable.RowSelected, "#bench-parsers")
+    def _pick(self, event: DataTable.RowSelected) -> None:
+        path = self._paths[event.cursor_row]
+        row = event.data_table.get_row_at(event.cursor_row)
+        self.query_one("#bench-parser", TextInput).value = str(path)
+        tags = str(row[2]).split(", ")[0] if row[2] and not str(row[2]).startswith("✗") else ""
+        self.query_one("#bench-tag", TextInput).value = tags
+        self.query_one("#bench-tag", TextInput).focus()
+
+    @on(TextInput.Submitted)
+    def _submitted(self) -> None:
+        self.action_backtest()
+
+    # ---- the backtest ----------------------------------------------------
+    def action_backtest(self) -> None:
+        if self.app.refuse_in_read_only("run a backtest"):
+            return
+        if self._cancel is not None:
+            self.app.notify("A backtest is already running (Esc cancels it).", severity="warning")
+            return
+        parser = self.query_one("#bench-parser", TextInput).value.strip()
+        tag = self.query_one("#bench-tag", TextInput).value.strip()
+        sample_text = self.query_one("#bench-sample", TextInput).value.strip()
+        if not parser or not tag:
+            self._summary(Text("Give a parser file and a tag first.", style="yellow"))
+            return
+        try:
+            sample = int(sample_text) if sample_text else None
+        except ValueError:
+            self._summary(Text("Sample must be a whole number of files.", style="red"))
+            return
+        self.results = []
+        self.report = None
+        self.query_one("#bench-results", DataTable).clear()
+        self._summary(Text(f"Backtesting {Path(parser).name} on tag {tag}…"))
+        self._cancel = threading.Event()
+        self.app.activity = f"backtesting {Path(parser).name}"
+        self.query_one("#bench-results", DataTable).focus()  # so b/p/a/Esc act as keys again
+        self.run_backtest(parser, tag, sample, self._cancel)
+
+    @work(thread=True, exclusive=True, group="bench-run")
+    def run_backtest(self, parser: str, tag: str, sample: int | None, cancel: threading.Event) -> None:
+        from casparian_tui.sentinel.backtest import Backtest
+
+        try:
+            spec = load_parser(parser)
+            bt = Backtest(
+                self.app.db, spec, tag, sample=sample, workers=2, cancel=cancel,
+                on_result=lambda r: self.post_message(BacktestFileDone(r)),
+            )
+            report = bt.run()
+        except CasparianError as err:
+            self.post_message(BacktestDone(None, err.message))
+            return
+        except Exception as err:  # a broken parser must not take the UI down
+            self.post_message(BacktestDone(None, f"{type(err).__name__}: {err}"))
+            return
+        self.post_message(BacktestDone(report))
+
+    @on(BacktestFileDone)
+    def _file_done(self, msg: BacktestFileDone) -> None:
+        r = msg.result
+        self.results.append(r)
+        table = self.query_one("#bench-results", DataTable)
+        table.add_row(
+            Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+            Text(short_path(r.path)),
+            f"{r.rows:,}",
+            f"{r.duration_ms:,.0f}",
+            Text(r.error or ""),
+        )
+        passed = sum(1 for x in self.results if x.passed)
+        self._summary(Text(f"{len(self.results):,} files tested · {passed:,} passed · running (Esc cancels)…"))
+
+    @on(BacktestDone)
+    def _done(self, msg: BacktestDone) -> None:
+        self._cancel = None
+        self.app.activity = ""
+        if msg.report is None:
+            self._summary(Text(f"✗ {msg.error}", style="red"))
+            return
+        self.report = msg.report
+        self._summary(render_report(msg.report))
+
+    def action_cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self._summary(Text("Cancelling…", style="yellow"))
+
+    # ---- contracts -------------------------------------------------------
+    def action_propose(self) -> None:
+        if self.app.refuse_in_read_only("propose a contract"):
+            return
+        report = self.report
+        if report is None or not report.observed:
+            self.app.notify("Run a backtest first: the contract is proposed from what it observed.", severity="warning")
+            return
+
+        def write(conn):
+            return [(out, *contracts.propose(conn, report.parser, out, cols)) for out, cols in report.observed.items()]
+
+        async def go():
+            try:
+                done = await self.app.db_write("propose a contract", write)
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            lines = [f"{report.parser}.{out} v{v}{' (new)' if created else ' (unchanged)'}" for out, v, created in done]
+            self.app.notify("Proposed " + "; ".join(lines) + " — press a to approve.")
+            self._summary(render_report(report, extra="Proposed: " + "; ".join(lines) + "  (a approves)"))
+
+        self.run_worker(go(), group="bench-write")
+
+    def action_approve(self) -> None:
+        if self.app.refuse_in_read_only("approve a contract"):
+            return
+        if self.report is None:
+            self.app.notify("Run a backtest and propose a contract first.", severity="warning")
+            return
+        parser = self.report.parser
+
+        async def go():
+            try:
+                done = await self.app.db_write("approve a contract", lambda c: contracts.approve(c, parser))
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            text = "; ".join(f"{name} v{v}" for name, v in done)
+            self.app.notify(f"Approved {text}: runs now validate against it.")
+            self._summary(render_report(self.report, extra=f"Approved: {text}"))
+
+        self.run_worker(go(), group="bench-write")
+
+    def _summary(self, text: Text) -> None:
+        self.query_one("#bench-summary", Static).update(text)
+
+
+def render_report(r, extra: str = "") -> Text:
+    text = Text()
+    text.append(f"{r.parser} {r.version} on tag {r.tag}: ", style="bold")
+    style = "green" if r.failed == 0 else ("yellow" if r.pass_rate >= 0.9 else "red")
+    text.append(f"{r.pass_rate:.0%} passed", style=style)
+    text.append(f" ({r.passed:,}/{r.files_tested:,} files) · {r.rows:,} rows")
+    if r.quarantined_rows:
+        text.append(f" · {r.quarantined_rows:,} quarantined")
+    if r.p50_ms is not None:
+        text.append(f" · p50 {r.p50_ms:,.0f} ms · p95 {r.p95_ms:,.0f} ms")
+    if r.status != "COMPLETED":
+        text.append(f" · {r.status.lower()}", style="yellow")
+    for err, n in r.top_errors[:3]:
+        text.append(f"\n  {n:,}× {err}", style="red")
+    if r.observed:
+        cols = "; ".join(f"{out}: {', '.join(f'{c} {t}' for c, t in cols.items())}" for out, cols in r.observed.items())
+        text.append(f"\nobserved: {cols}", style="dim")
+    if extra:
+        text.append("\n" + extra, style="cyan")
+    return text

@@ -102,7 +102,10 @@ class DiscoverScreen(Screen):
         files.add_column("status", key="status", width=9)
         files.add_column("modified", key="mtime", width=16)
         rules_table = self.query_one("#rules-table", DataTable)
-        rules_table.add_columns("pattern", "tag", "prio")
+        # Fixed widths: auto widths settle a frame late and make snapshots flaky.
+        rules_table.add_column("pattern", width=16)
+        rules_table.add_column("tag", width=8)
+        rules_table.add_column("prio", width=4)
         self.query_one("#pattern", Input).display = False
         self.query_one("#preview", Static).display = False
         self.query_one("#scan-row").display = False

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
-from casparian_tui.tui.widgets.status_bar import StatusBar
+from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 PAGE = 200
 STATUS_STYLE = {"QUEUED": "cyan", "RUNNING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "dim"}
@@ -67,13 +67,13 @@ class JobsScreen(Screen):
         t.add_column("file", key="file", width=44)
         t.add_column("tries", key="tries", width=5)
         t.add_column("rows", key="rows", width=7)
-        t.add_column("error", key="error")
+        t.add_column("error", key="error", width=40)
         d = self.query_one("#dead-table", DataTable)
         d.add_column("job", key="job", width=6)
         d.add_column("parser", key="parser", width=16)
         d.add_column("file", key="file", width=44)
         d.add_column("tries", key="tries", width=5)
-        d.add_column("error", key="error")
+        d.add_column("error", key="error", width=60)
         t.focus()
         self.refresh_jobs()
         self.set_interval(max(self.app.status_interval * 2, 0.2), self.refresh_jobs)
@@ -118,7 +118,7 @@ class JobsScreen(Screen):
                 str(r.id),
                 Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
                 Text(r.parser),
-                Text(r.file),
+                Text(short_path(r.file)),
                 f"{r.attempts}/{r.max_attempts}",
                 "" if r.rows_out is None else f"{r.rows_out:,}",
                 Text(r.error),
@@ -132,7 +132,7 @@ class JobsScreen(Screen):
         cursor = table.cursor_row
         table.clear()
         for d in dead:
-            table.add_row(str(d.job_id), Text(d.parser), Text(d.file), str(d.attempts), Text(d.error), key=str(d.job_id))
+            table.add_row(str(d.job_id), Text(d.parser), Text(short_path(d.file)), str(d.attempts), Text(d.error), key=str(d.job_id))
         if dead:
             table.move_cursor(row=min(cursor, len(dead) - 1))
 
@@ -214,7 +214,7 @@ def render_detail(d: jobs.JobDetail) -> Text:
     text.append(f"job {j.id} ", style="bold")
     text.append(j.status.lower(), style=STATUS_STYLE.get(j.status, ""))
     text.append(f" · {j.parser} {j.version} · attempt {j.attempts}/{j.max_attempts}\n")
-    text.append(j.file + "\n", style="dim")
+    text.append(short_path(j.file) + "\n", style="dim")
     if d.error:
         text.append("error: ", style="bold red")
         text.append(d.error + "\n")

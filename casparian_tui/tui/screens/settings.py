@@ -48,7 +48,7 @@ class SettingsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#settings-table", DataTable)
         table.add_column("setting", key="k", width=18)
-        table.add_column("value", key="v")
+        table.add_column("value", key="v", width=96)
         self.refresh_info()
         self.set_interval(self.app.status_interval * 4, self.refresh_info)
 

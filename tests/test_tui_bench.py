@@ -1,0 +1,51 @@
+"""Parser Bench through Pilot: backtest a sample parser, watch results, propose and approve a contract."""
+
+from textual.widgets import DataTable, Static
+
+from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_until
+
+
+@pilot_test
+async def test_backtest_then_contract(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        screen = app.screen
+        names = [str(screen.query_one("#bench-parsers", DataTable).get_row_at(i)[0]) for i in range(3)]
+        assert names == ["csv_rows", "jsonl_records", "log_lines"]
+        await pilot.press("enter")  # pick csv_rows: the form fills in, focus goes to the tag
+        await settle(pilot)
+        assert screen.query_one("#bench-parser").value.endswith("csv_rows.py")
+        assert screen.query_one("#bench-tag").value == "csv"
+        screen.query_one("#bench-sample").value = "25"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.report is not None, timeout=60)
+        await settle(pilot)
+        report = screen.report
+        assert report.files_tested == 25 and report.passed == 25
+        assert screen.query_one("#bench-results", DataTable).row_count == 25  # one row per file, as they arrived
+        assert "100% passed" in str(screen.query_one("#bench-summary", Static).render())
+        assert report.observed["csv_rows"]["amount"] == "string"
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.db.query_value("SELECT count(*) FROM schema_contract_versions") == 1)
+        await pilot.press("a")
+        await wait_until(
+            pilot, lambda: app.db.query_value("SELECT status FROM schema_contract_versions WHERE version = 1") == "approved"
+        )
+        runs = app.db.query_all("SELECT files_total, files_passed FROM cf_backtest_runs")
+        assert runs == [(25, 25)]
+
+
+@pilot_test
+async def test_backtest_needs_parser_and_tag(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        app.screen.query_one("#bench-results", DataTable).focus()
+        await pilot.press("b")
+        await settle(pilot)
+        assert "Give a parser file and a tag" in str(app.screen.query_one("#bench-summary", Static).render())
