@@ -65,3 +65,21 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120, input: st
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def _snapshots_in_top_level_folder() -> None:
+    """SVG baselines live in <repo>/snapshots/<test module>/, not tests/__snapshots__/."""
+    try:
+        import pytest_textual_snapshot as pts
+    except ImportError:  # the plugin is only needed by the snapshot tests
+        return
+
+    class TopLevelSVGExtension(pts.SVGImageExtension):
+        @classmethod
+        def dirname(cls, *, test_location) -> str:
+            return str(REPO / "snapshots" / test_location.basename)
+
+    pts.SVGImageExtension = TopLevelSVGExtension
+
+
+_snapshots_in_top_level_folder()

@@ -95,16 +95,16 @@ class DiscoverScreen(Screen):
         tree.show_root = False
         files = self.query_one("#files", DataTable)
         files.add_column(" ", key="sel", width=1)
-        files.add_column("path", key="path", width=42)
-        files.add_column("tags", key="tags", width=12)
+        files.add_column("path", key="path", width=40)
+        files.add_column("tags", key="tags", width=10)
         files.add_column("size", key="size", width=7)
         files.add_column("ext", key="ext", width=5)
-        files.add_column("status", key="status", width=9)
+        files.add_column("status", key="status", width=8)
         files.add_column("modified", key="mtime", width=16)
         rules_table = self.query_one("#rules-table", DataTable)
         # Fixed widths: auto widths settle a frame late and make snapshots flaky.
-        rules_table.add_column("pattern", width=16)
-        rules_table.add_column("tag", width=8)
+        rules_table.add_column("pattern", width=13)
+        rules_table.add_column("tag", width=7)
         rules_table.add_column("prio", width=4)
         self.query_one("#pattern", Input).display = False
         self.query_one("#preview", Static).display = False
@@ -133,6 +133,8 @@ class DiscoverScreen(Screen):
             tree.root.add(label, data=(sid, ""), allow_expand=True)
         tree.root.expand()
         empty = self.query_one("#empty-state", Static)
+        self.query_one("#files", DataTable).display = bool(rows)
+        self.query_one("#table-info", Static).display = bool(rows)
         if rows:
             empty.display = False
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -24,10 +25,14 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in [*self._keys, *GLOBAL_KEYS])
-        lines = [f"[b]{self._title}[/b]", ""]
-        lines += [f"  [b]{k:<{width}}[/b]  {v}" for k, v in self._keys]
-        lines += ["", "[b]Everywhere[/b]", ""]
-        lines += [f"  [b]{k:<{width}}[/b]  {v}" for k, v in GLOBAL_KEYS]
-        lines += ["", "[dim]Esc closes this help.[/dim]"]
+        text = Text()
+        text.append(self._title + "\n\n", style="bold")
+        for heading, keys in ((None, self._keys), ("Everywhere", GLOBAL_KEYS)):
+            if heading:
+                text.append(f"\n{heading}\n\n", style="bold")
+            for key, what in keys:
+                text.append(f"  {key:<{width}}  ", style="bold")
+                text.append(what + "\n")
+        text.append("\nEsc closes this help.", style="dim")
         with Vertical(id="help-box"):
-            yield Static("\n".join(lines), id="help-text")
+            yield Static(text, id="help-text")
