@@ -120,8 +120,10 @@ class BenchScreen(Screen):
         row = event.data_table.get_row_at(event.cursor_row)
         self.query_one("#bench-parser", TextInput).value = str(path)
         tags = str(row[2]).split(", ")[0] if row[2] and not str(row[2]).startswith("✗") else ""
-        self.query_one("#bench-tag", TextInput).value = tags
-        self.query_one("#bench-tag", TextInput).focus()
+        tag_box = self.query_one("#bench-tag", TextInput)
+        tag_box.value = tags
+        self.set_focus(tag_box)  # now: keys typed next belong to the form
+        self._summary(Text(f"{row[0]} picked — Enter runs the backtest on tag {tags or '?'}; Tab sets a sample size."))
 
     @on(TextInput.Submitted)
     def _submitted(self) -> None:
@@ -196,6 +198,9 @@ class BenchScreen(Screen):
             self._summary(Text(f"✗ {msg.error}", style="red"))
             return
         self.report = msg.report
+        if msg.report.files_total == 0:
+            self._summary(Text(f"No files have the tag {msg.report.tag!r}: tag some in Discover (1) first.", style="yellow"))
+            return
         self._summary(render_report(msg.report))
 
     def action_cancel(self) -> None:

@@ -68,6 +68,7 @@ class DiscoverScreen(Screen):
         self._preview_seq = 0
         self._debounce: Timer | None = None
         self._scanner = None
+        self.source_ids: list[int] = []
 
     # ---- layout ----------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -79,7 +80,7 @@ class DiscoverScreen(Screen):
                 yield Label("Rules", classes="section")
                 yield DataTable(id="rules-table", cursor_type="row", show_cursor=False)
             with Vertical(id="discover-right"):
-                yield TextInput(placeholder="glob pattern, e.g. **/*.csv — Esc clears", id="pattern")
+                yield TextInput(placeholder="/  glob pattern with live preview, e.g. **/*.csv — Esc clears", id="pattern")
                 yield Static("", id="preview")
                 yield Static("", id="empty-state")
                 yield Static("", id="table-info")
@@ -106,8 +107,9 @@ class DiscoverScreen(Screen):
         rules_table.add_column("pattern", width=13)
         rules_table.add_column("tag", width=7)
         rules_table.add_column("prio", width=4)
-        self.query_one("#pattern", Input).display = False
         self.query_one("#preview", Static).display = False
+        # Only "/" puts keys into the pattern box; otherwise s, r, n, t… stay keys.
+        self.query_one("#pattern", Input).can_focus = False
         self.query_one("#scan-row").display = False
         files.focus()
         self.reload_all()
@@ -126,6 +128,7 @@ class DiscoverScreen(Screen):
             )
 
         rows = await self.app.db_read(read)
+        self.source_ids = [r[0] for r in rows]
         tree = self.query_one("#source-tree", Tree)
         tree.clear()
         for sid, name, _root, count, size in rows:
@@ -133,8 +136,11 @@ class DiscoverScreen(Screen):
             tree.root.add(label, data=(sid, ""), allow_expand=True)
         tree.root.expand()
         empty = self.query_one("#empty-state", Static)
-        self.query_one("#files", DataTable).display = bool(rows)
+        files = self.query_one("#files", DataTable)
+        files.display = bool(rows)
         self.query_one("#table-info", Static).display = bool(rows)
+        if not rows and self.focused is None:
+            tree.focus()
         if rows:
             empty.display = False
         else:
@@ -278,10 +284,13 @@ class DiscoverScreen(Screen):
 
     # ---- pattern preview -------------------------------------------------
     def action_pattern(self) -> None:
-        box = self.query_one("#pattern", Input)
-        box.display = True
+        # The box is always shown: focusing a widget that was hidden a moment
+        # ago can lose the keys typed right after "/".
         self.query_one("#preview", Static).display = True
-        box.focus()
+        box = self.query_one("#pattern", Input)
+        box.can_focus = True
+        # Focus now, not via call_later: keys typed right after "/" are already queued.
+        self.set_focus(box)
 
     @on(Input.Changed, "#pattern")
     def _pattern_changed(self, event: Input.Changed) -> None:
@@ -340,10 +349,13 @@ class DiscoverScreen(Screen):
     def action_rescan(self) -> None:
         if self.app.refuse_in_read_only("rescan a source"):
             return
-        if self.source_id is None:
-            self.app.notify("Select a source in the tree first.", severity="warning")
+        source_id = self.source_id
+        if source_id is None and len(self.source_ids) == 1:
+            source_id = self.source_ids[0]  # nothing to choose between
+        if source_id is None:
+            self.app.notify("Select a source in the tree first (Tab to the tree, Enter).", severity="warning")
             return
-        self.scan(source_id=self.source_id)
+        self.scan(source_id=source_id)
 
     @work(thread=True, exclusive=True, group="scan")
     def scan(self, path: str | None = None, source_id: int | None = None) -> None:
@@ -405,10 +417,11 @@ class DiscoverScreen(Screen):
             self.app.notify("Cancelling the scan…")
             return
         box = self.query_one("#pattern", Input)
-        if box.display:
+        preview = self.query_one("#preview", Static)
+        if box.value or preview.display:
             box.value = ""
-            box.display = False
-            self.query_one("#preview", Static).display = False
+            box.can_focus = False
+            preview.display = False
             self.pattern = ""
             self.last_preview = None
             self.query_one("#files", DataTable).focus()
