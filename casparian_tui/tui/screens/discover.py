@@ -96,7 +96,7 @@ class DiscoverScreen(Screen):
         tree.show_root = False
         files = self.query_one("#files", DataTable)
         files.add_column(" ", key="sel", width=1)
-        files.add_column("path", key="path", width=37)
+        files.add_column("path", key="path", width=35)
         files.add_column("tags", key="tags", width=10)
         files.add_column("size", key="size", width=7)
         files.add_column("ext", key="ext", width=5)
