@@ -8,13 +8,40 @@ import sys
 import traceback
 
 from casparian_tui import __version__
-from casparian_tui.cli import backtest_cmd, db_cmd, files_cmd, jobs_cmd, query_cmd, rule_cmd, run_cmd, scan_cmd, schema_cmd, source_cmd, tag_cmd, tui_cmd
+from casparian_tui.cli import (
+    backtest_cmd,
+    db_cmd,
+    files_cmd,
+    jobs_cmd,
+    query_cmd,
+    rule_cmd,
+    run_cmd,
+    scan_cmd,
+    schema_cmd,
+    source_cmd,
+    tag_cmd,
+    tui_cmd,
+)
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_error
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
 # Each module adds one command group; the order is the order in --help.
-COMMAND_GROUPS = [tui_cmd, db_cmd, run_cmd, jobs_cmd, schema_cmd, backtest_cmd, query_cmd, source_cmd, scan_cmd, files_cmd, rule_cmd, tag_cmd]
+# In the order of the work: look, discover, tag, process, trust, query, the file itself.
+COMMAND_GROUPS = [
+    tui_cmd,
+    source_cmd,
+    scan_cmd,
+    files_cmd,
+    rule_cmd,
+    tag_cmd,
+    run_cmd,
+    jobs_cmd,
+    backtest_cmd,
+    schema_cmd,
+    query_cmd,
+    db_cmd,
+]
 
 DESCRIPTION = """\
 Casparian Flow turns a messy pile of files into data you can query and trust.
@@ -26,18 +53,18 @@ terminal UI. The CLI and the TUI can use the same database at the same time.
 EPILOG = """\
 examples:
   casparian tui --demo              the terminal UI, with a demo corpus to explore
-  casparian db info                 where the database is and who holds it
-  casparian db info --json          the same, for scripts
   casparian scan /evidence/host1    catalog a folder (rescan: casparian scan host1)
   casparian source list             the folders Casparian catalogs
+  casparian files --glob '*.evtx' --json
   casparian rule add '**/*.evtx' --tag evtx   tag files by pattern (preview: rule test)
-  casparian --backend sqlite db info
-  CASPARIAN_READONLY=1 casparian db info
-  casparian run assets/parsers/csv_rows.py data/*.csv --json
+  casparian run assets/parsers/csv_rows.py --tag csv --json
   casparian jobs --status failed    the queue; steer it with: casparian job show|retry|cancel ID
-  casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian backtest my_parser.py --tag logs --sample 100   pass rate before a full run
+  casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian query "SELECT count(*) FROM outputs.csv_rows_csv_rows" --json
+  casparian db info --json          where the database is and who holds it
+  casparian --backend sqlite db info
+  CASPARIAN_READONLY=1 casparian files     read while another process writes
 
 exit codes:
   0 ok · 1 error · 2 usage · 3 database locked by another process ·
