@@ -10,6 +10,7 @@ import traceback
 from casparian_tui import __version__
 from casparian_tui.cli import (
     backtest_cmd,
+    bench_cmd,
     db_cmd,
     files_cmd,
     jobs_cmd,
@@ -41,6 +42,7 @@ COMMAND_GROUPS = [
     schema_cmd,
     query_cmd,
     db_cmd,
+    bench_cmd,
 ]
 
 DESCRIPTION = """\
@@ -65,6 +67,7 @@ examples:
   casparian db info --json          where the database is and who holds it
   casparian --backend sqlite db info
   CASPARIAN_READONLY=1 casparian files     read while another process writes
+  casparian bench --quick           the performance targets, measured here
 
 exit codes:
   0 ok · 1 error · 2 usage · 3 database locked by another process ·
@@ -78,7 +81,7 @@ environment:
 """
 
 
-def global_options(suppress: bool) -> argparse.ArgumentParser:
+def global_options(suppress: bool, backend: bool = True) -> argparse.ArgumentParser:
     """Options accepted before or after any command.
 
     Sub-commands get SUPPRESS defaults so a value given before the command
@@ -88,9 +91,10 @@ def global_options(suppress: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("global options")
     g.add_argument("--db", metavar="PATH", default=d, help="database file (env CASPARIAN_DB)")
-    g.add_argument(
-        "--backend", choices=["duckdb", "sqlite"], default=d, help="database backend (env CASPARIAN_BACKEND)"
-    )
+    if backend:
+        g.add_argument(
+            "--backend", choices=["duckdb", "sqlite"], default=d, help="database backend (env CASPARIAN_BACKEND)"
+        )
     g.add_argument(
         "--read-only",
         action="store_true",

@@ -1,0 +1,279 @@
+"""The benchmarks behind `casparian bench`: one per row of DESIGN §7.
+
+Each benchmark builds (or reuses) its deterministic input, warms up, repeats,
+and returns Figures for each backend it applies to, with the ratio to the
+other backend (or to `find`) where the target compares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from casparian_tui.bench import corpora
+from casparian_tui.bench.measure import Figure, repeat, timed_ms
+from casparian_tui.config import Settings
+from casparian_tui.db import Database
+
+BACKENDS = ("duckdb", "sqlite")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    upsert: int
+    tree: int
+    tree_1m: int
+    catalog: int
+    parquet_mb: int
+    claims: int
+    run_files: int
+    runs: int  # repeats of the cheap measurements
+
+
+FULL = Sizes(upsert=100_000, tree=100_000, tree_1m=1_000_000, catalog=1_000_000, parquet_mb=1024,
+             claims=20_000, run_files=10_000, runs=5)
+QUICK = Sizes(upsert=5_000, tree=5_000, tree_1m=20_000, catalog=20_000, parquet_mb=8,
+              claims=2_000, run_files=200, runs=2)
+
+
+@dataclass
+class Context:
+    sizes: Sizes
+    backends: tuple[str, ...]
+    cache: Path  # <home>/bench: trees and Parquet, kept
+    scratch: Path  # databases, thrown away
+
+    def fresh_db(self, backend: str, name: str) -> Database:
+        suffix = "duckdb" if backend == "duckdb" else "sqlite"
+        path = Path(tempfile.mkdtemp(dir=self.scratch)) / f"{name}.{suffix}"
+        return Database(Settings.resolve(db=path, backend=backend, env={}).with_(idle_grace_s=30.0))
+
+
+def _ratio(figs: dict[str, Figure], faster_is_lower: bool = True) -> None:
+    """Write 'N× faster than <other>' on the DuckDB figure."""
+    d, s = figs.get("duckdb"), figs.get("sqlite")
+    if not d or not s or not d.median or not s.median:
+        return
+    r = (s.median / d.median) if faster_is_lower else (d.median / s.median)
+    d.compare = f"{r:,.1f}× vs sqlite"
+    s.compare = f"{1 / r:,.2f}× vs duckdb"
+
+
+# ---- the benchmarks ----------------------------------------------------------
+def bench_upsert(ctx: Context) -> list[Figure]:
+    from casparian_tui.db.file_upsert import upsert_files
+
+    n = ctx.sizes.upsert
+    names = [f"f{i}.txt" for i in range(n)]
+    parents = [f"d{i % 10}/d{i // 1000}" for i in range(n)]
+    batch = pa.table({
+        "rel_path": [p + "/" + f for p, f in zip(parents, names)], "parent_path": parents, "name": names,
+        "extension": ["txt"] * n, "size": pa.array(range(n), pa.int64()),
+        "mtime": pa.array([1_700_000_000_000_000] * n, pa.int64()), "file_uid": [f"1:{i}" for i in range(n)],
+    })
+    figs = {}
+    for backend in ctx.backends:
+        def once() -> float:
+            db = ctx.fresh_db(backend, "upsert")
+            try:
+                db.query_value("SELECT 1")
+                return timed_ms(lambda: db.write("bench upsert", lambda c: upsert_files(c, 999, 1, 0, batch))) / 1000
+            finally:
+                db.close()
+
+        figs[backend] = Figure(f"upsert {n:,}", backend, "s", 0.5 if backend == "duckdb" else None,
+                               samples=repeat(once, ctx.sizes.runs))
+    _ratio(figs)
+    d, s = figs.get("duckdb"), figs.get("sqlite")
+    if d and s and d.median and s.median:
+        d.also_required = d.median < s.median
+        d.note = "target: ≤ 0.5 s and faster than sqlite"
+    return list(figs.values())
+
+
+def bench_scan(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.scan_probe import scan_once, time_find
+
+    n = ctx.sizes.tree
+    root = corpora.tree(ctx.cache, n)
+    find_s = time_find(root)
+    out = []
+    for backend in ctx.backends:
+        def once() -> float:
+            db = ctx.fresh_db(backend, "scan")
+            try:
+                db.query_value("SELECT 1")
+                seconds, result = scan_once(db, root)
+                assert result.files_found == n, result
+                return seconds
+            finally:
+                db.close()
+
+        secs = repeat(once, max(ctx.sizes.runs - 2, 1))
+        rate = Figure(f"scan {n:,}-file tree", backend, "files/s", 100_000, higher_is_better=True,
+                      samples=[n / s for s in secs])
+        vs_find = Figure(f"scan vs find -printf", backend, "× find", 2.5, samples=[s / find_s for s in secs],
+                         compare=f"find {find_s * 1000:,.0f} ms")
+        out += [rate, vs_find]
+    return out
+
+
+def bench_scan_1m(ctx: Context) -> list[Figure]:
+    n = ctx.sizes.tree_1m
+    root = corpora.tree(ctx.cache, n)
+    out = []
+    for backend in ctx.backends:
+        # A child process, so its peak RSS is the scan's own.
+        code = (
+            "import json, resource, sys, time, tempfile\n"
+            "from pathlib import Path\n"
+            "from casparian_tui.bench.scan_probe import fresh_db, scan_once\n"
+            f"db = fresh_db(Path(tempfile.mkdtemp(dir={str(ctx.scratch)!r})), {backend!r})\n"
+            "db.query_value('SELECT 1')\n"
+            f"s, r = scan_once(db, Path({str(root)!r}))\n"
+            "db.close()\n"
+            "print(json.dumps({'s': s, 'files': r.files_found,"
+            " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        )
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        assert got["files"] == n, got
+        out.append(Figure(f"scan {n:,} files", backend, "s", 15.0, samples=[got["s"]]))
+        out.append(Figure(f"scan {n:,} files, peak RSS", backend, "MB", 400.0, samples=[got["rss_mb"]]))
+    return out
+
+
+def _catalog(ctx: Context, backend: str) -> Database:
+    from casparian_tui.bench.preview_probe import build
+
+    db = ctx.fresh_db(backend, "catalog")
+    build(db, ctx.sizes.catalog)
+    return db
+
+
+ANALYTICAL_SQL = (
+    "SELECT extension, count(*) AS files, sum(size) AS bytes FROM scout_files "
+    "WHERE mtime >= ? AND deleted_at IS NULL GROUP BY extension ORDER BY files DESC"
+)
+
+
+def bench_analytical(ctx: Context) -> list[Figure]:
+    figs = {}
+    for backend in ctx.backends:
+        db = _catalog(ctx, backend)
+        try:
+            cutoff = 1_700_000_000_000_000 + ctx.sizes.catalog // 2
+            samples = repeat(lambda: timed_ms(lambda: db.query_all(ANALYTICAL_SQL, (cutoff,))), ctx.sizes.runs + 2)
+        finally:
+            db.close()
+        figs[backend] = Figure(f"extension histogram, {ctx.sizes.catalog:,} files", backend, "ms",
+                               20.0 if backend == "duckdb" else None, samples=samples)
+    _ratio(figs)
+    d, s = figs.get("duckdb"), figs.get("sqlite")
+    if d and s and d.median and s.median:
+        d.also_required = s.median / d.median >= 20
+        d.note = "target: ≤ 20 ms warm and ≥ 20× faster than sqlite"
+    return list(figs.values())
+
+
+def bench_preview(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.preview_probe import PATTERNS
+    from casparian_tui.scout.preview import preview
+
+    figs = {}
+    for backend in ctx.backends:
+        db = _catalog(ctx, backend)
+        try:
+            per_pattern = []
+            for pattern in PATTERNS:
+                times = repeat(lambda p=pattern: timed_ms(lambda: db.read(lambda c: preview(c, p))), ctx.sizes.runs)
+                per_pattern.append(sorted(times)[len(times) // 2])
+        finally:
+            db.close()
+        figs[backend] = Figure(f"pattern preview, {ctx.sizes.catalog:,} files", backend, "ms",
+                               50.0 if backend == "duckdb" else None, samples=per_pattern,
+                               note=f"{len(PATTERNS)} patterns; median of their medians")
+    _ratio(figs)
+    return list(figs.values())
+
+
+def bench_parquet(ctx: Context) -> list[Figure]:
+    import duckdb
+
+    root = corpora.parquet_dataset(ctx.cache, ctx.sizes.parquet_mb)
+    pattern = str(root / "*.parquet")
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        sql = "SELECT key, count(*), sum(value), avg(ratio) FROM read_parquet(?) GROUP BY key"
+        samples = repeat(lambda: timed_ms(lambda: con.execute(sql, [pattern]).fetchall()) / 1000, ctx.sizes.runs)
+    finally:
+        con.close()
+    size_mb = sum(p.stat().st_size for p in root.glob("*.parquet")) / 2**20
+    return [Figure(f"aggregate over {size_mb:,.0f} MB of Parquet", "duckdb", "s", 0.5, samples=samples)]
+
+
+def bench_tui_refresh(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.tui_probe import measure
+
+    out = []
+    for backend in ctx.backends:
+        db = _catalog(ctx, backend)
+        db.close()
+        db = Database(db.settings)
+        try:
+            res = asyncio.run(measure(db, ctx.sizes.runs + 2))
+        finally:
+            db.close()
+        out.append(Figure(f"file-table refresh, {ctx.sizes.catalog:,} files", backend, "ms", 30.0,
+                          samples=[res["file_table_refresh_ms"]]))
+        out.append(Figure("TUI first frame", backend, "ms", 500.0, samples=[res["first_frame_ms"]]))
+        out.append(Figure("screen switch", backend, "ms", 50.0, samples=[res["screen_switch_ms"]]))
+    return out
+
+
+def bench_claims(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.queue_probe import claim_complete
+
+    figs = {}
+    for backend in ctx.backends:
+        def once() -> float:
+            return claim_complete(backend, Path(tempfile.mkdtemp(dir=ctx.scratch)), ctx.sizes.claims, 500)["jobs_per_s"]
+
+        figs[backend] = Figure(f"claim + complete {ctx.sizes.claims:,} jobs", backend, "jobs/s",
+                               5000 if backend == "duckdb" else 3000, higher_is_better=True,
+                               samples=repeat(once, max(ctx.sizes.runs - 2, 1), warmup=0))
+    _ratio(figs, faster_is_lower=False)
+    return list(figs.values())
+
+
+def bench_run(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.queue_probe import run_files
+
+    out = []
+    for backend in ctx.backends:
+        res = run_files(Path(tempfile.mkdtemp(dir=ctx.scratch)), ctx.sizes.run_files, 2, backend)
+        out.append(Figure(f"casparian run, {ctx.sizes.run_files:,} small CSV files", backend, "files/s", 1000,
+                          higher_is_better=True, samples=[res["files_per_s"]],
+                          note="whole command: start-up, registering, queuing, 2 workers"))
+    return out
+
+
+BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
+    "upsert": bench_upsert,
+    "scan": bench_scan,
+    "scan_1m": bench_scan_1m,
+    "analytical": bench_analytical,
+    "preview": bench_preview,
+    "parquet": bench_parquet,
+    "tui_refresh": bench_tui_refresh,
+    "claims": bench_claims,
+    "run": bench_run,
+}

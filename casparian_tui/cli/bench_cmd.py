@@ -1,0 +1,80 @@
+"""`casparian bench`: every performance target of DESIGN §7, measured on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from casparian_tui.cli.context import Context
+from casparian_tui.errors import UsageError
+
+HELP = "measure every performance target (DuckDB and SQLite side by side)"
+
+
+def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    from casparian_tui.bench.suite import BENCHMARKS
+    from casparian_tui.cli.main import global_options
+
+    # Here --backend picks what to measure (both by default), not the database to open.
+    parents = [global_options(suppress=True, backend=False)]
+    p = sub.add_parser(
+        "bench",
+        help=HELP,
+        description=(
+            "Run the benchmark suite on deterministic synthetic inputs (cached under <home>/bench and reused): "
+            "batch upsert, scan vs find, a 1M-file scan with peak memory, analytical and preview queries on a "
+            "1M-file catalog, a Parquet aggregate, TUI refresh, job claims, a parser run, and two processes "
+            "sharing one database. Each figure: warm-up, repeats, min/median/max, pass/fail against its target. "
+            "The full suite takes several minutes and a few GB of disk the first time."
+        ),
+        epilog=(
+            "benchmarks: " + ", ".join(BENCHMARKS) + "\n\nexamples:\n  casparian bench --quick\n"
+            "  casparian bench scan preview --backend duckdb\n  casparian bench --json bench.json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="small sizes of everything (well under a minute)")
+    p.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON to PATH")
+    p.add_argument("--backend", dest="bench_backend", choices=["both", "duckdb", "sqlite"], default="both",
+                   help="which backends to measure (default both)")
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
+    from casparian_tui.bench import report
+    from casparian_tui.bench.suite import BENCHMARKS, FULL, QUICK, Context as BenchContext
+
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise UsageError(f"Unknown benchmark(s): {', '.join(unknown)}.", hint=f"Choose from: {', '.join(BENCHMARKS)}.")
+    names = args.names or list(BENCHMARKS)
+    backends = ("duckdb", "sqlite") if args.bench_backend == "both" else (args.bench_backend,)
+    cache = ctx.settings.home / "bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="casparian-bench-"))
+    bctx = BenchContext(sizes=QUICK if args.quick else FULL, backends=backends, cache=cache, scratch=scratch)
+    figures = []
+    started = time.perf_counter()
+    try:
+        for name in names:
+            print(f"→ {name}…", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            for fig in BENCHMARKS[name](bctx):
+                fig.name = name
+                figures.append(fig)
+            print(f"  {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    title = f"casparian bench{' --quick' if args.quick else ''} — {report.machine()}"
+    report.print_table(figures, title)
+    print(f"{len(figures)} figures in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if args.json_path:
+        report.write_json(figures, Path(args.json_path))
+    failed = [f for f in figures if f.passed is False]
+    return 1 if failed and not args.quick else 0

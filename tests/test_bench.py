@@ -1,0 +1,26 @@
+"""`casparian bench --quick` produces a row for every benchmark (timings are not judged here)."""
+
+import json
+
+from casparian_tui.bench.suite import BENCHMARKS
+
+
+def test_quick_bench_produces_every_row(cli, tmp_path):
+    out_json = tmp_path / "bench.json"
+    out = cli("bench", "--quick", "--json", str(out_json), env={"CASPARIAN_HOME": str(tmp_path / "home")}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads(out_json.read_text())
+    assert {r["name"] for r in rows} == set(BENCHMARKS)
+    for r in rows:
+        assert {"name", "backend", "unit", "target", "median", "min", "max", "passed"} <= set(r)
+        assert r["median"] is not None and r["min"] <= r["median"] <= r["max"]
+    backends = {(r["name"], r["backend"]) for r in rows}
+    for name in ("upsert", "analytical", "preview", "claims", "scan"):
+        assert (name, "duckdb") in backends and (name, "sqlite") in backends  # side by side
+    assert "benchmark" in out.stdout and "target" in out.stdout  # the table
+
+
+def test_unknown_benchmark_is_a_usage_error(cli):
+    out = cli("bench", "nosuch")
+    assert out.returncode == 2
+    assert "Unknown benchmark" in out.stderr and "upsert" in out.stderr
