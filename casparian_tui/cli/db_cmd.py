@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from casparian_tui.cli.context import Context
-from casparian_tui.cli.output import print_json, print_pairs
-from casparian_tui.db.info import database_info
-from casparian_tui.db.lease import describe_holder
+import contextlib
+from pathlib import Path
 
-HELP = "inspect the database file (backend, size, schema version, lock holder)"
+from casparian_tui.cli.context import Context
+from casparian_tui.cli.output import print_json, print_pairs, print_table, stdout_console
+from casparian_tui.db.check import check_database
+from casparian_tui.db.info import database_info, file_size
+from casparian_tui.db.lease import describe_holder
+from casparian_tui.db.transfer import TransferReport, transfer
+from casparian_tui.errors import EXIT_ERROR, UsageError
+
+HELP = "the database file: info, check, migrate SQLite to DuckDB, export DuckDB to SQLite"
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,6 +41,67 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=cmd_info)
 
+    check = dsub.add_parser(
+        "check",
+        help="schema version, integrity (orphan tags, jobs without files, duplicate paths), size",
+        description=(
+            "Check the database: schema version, row counts, references that point nowhere "
+            "(tags, jobs, dead letters, backtest results, contract versions), duplicate "
+            "(source, path) entries, id sequences (DuckDB) and the file structure (SQLite). "
+            "Exits 1 when a problem is found."
+        ),
+        epilog="examples:\n  casparian db check\n  casparian --db old.sqlite db check --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=cmd_check)
+
+    migrate = dsub.add_parser(
+        "migrate",
+        help="copy a SQLite database into a new DuckDB file, verified",
+        description=(
+            "Copy every table of a SQLite database into a new DuckDB file: ids, timestamps, "
+            "NULLs and file names exactly; new ids continue after the highest. The source is "
+            "opened read-only under its writer lease and never changed. The copy is built in a "
+            "temporary file beside the target, verified table by table (row count and checksum) "
+            "and only then renamed, so a failure leaves no target. An older SQLite schema is "
+            "brought to the current one in the copy. Use the result with --db PATH."
+        ),
+        epilog=(
+            "examples:\n  casparian db migrate --from ~/.casparian_flow/casparian_flow.sqlite "
+            "--to ~/.casparian_flow/casparian_flow.duckdb\n"
+            "  casparian db migrate --from old.sqlite --to new.duckdb --force --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="PATH", help="the SQLite database")
+    migrate.add_argument("--to", dest="target", required=True, metavar="PATH", help="the DuckDB file to create")
+    migrate.add_argument("--force", action="store_true", help="replace the target if it exists")
+    migrate.add_argument("--json", action="store_true", help="print one JSON object")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    export = dsub.add_parser(
+        "export",
+        help="copy the current DuckDB database into a new SQLite file, verified (the way back)",
+        description=(
+            "Copy every table of the current DuckDB database (--db, or the default) into a new "
+            "SQLite file, with the same guarantees as `db migrate`: the source is read under its "
+            "writer lease, the copy is verified before it is renamed into place."
+        ),
+        epilog=(
+            "examples:\n  casparian db export --to ~/.casparian_flow/casparian_flow.sqlite\n"
+            "  casparian --db work.duckdb db export --to work.sqlite --force --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    export.add_argument("--to", dest="target", required=True, metavar="PATH", help="the SQLite file to create")
+    export.add_argument("--force", action="store_true", help="replace the target if it exists")
+    export.add_argument("--json", action="store_true", help="print one JSON object")
+    export.set_defaults(handler=cmd_export)
+
 
 def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
     info = database_info(ctx.db)
@@ -53,6 +120,102 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
         ]
     )
     return 0
+
+
+def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
+    result = ctx.db.read(check_database)
+    result = {"backend": ctx.db.backend, "path": str(ctx.db.path), "size_bytes": file_size(ctx.db.path), **result}
+    result["ok"] = not result["problems"]
+    if ctx.json:
+        print_json(result)
+    else:
+        print_pairs(
+            [
+                ("backend", result["backend"]),
+                ("path", result["path"]),
+                ("size", _human_bytes(result["size_bytes"])),
+                ("schema version", result["schema_version"]),
+                ("files", f"{result['rows'].get('scout_files', 0):,}"),
+                ("jobs", f"{result['rows'].get('cf_processing_queue', 0):,}"),
+                ("problems", len(result["problems"]) or "none"),
+            ]
+        )
+        if result["problems"]:
+            print_table(["check", "rows", "what"], [(p["check"], p["count"], p["detail"]) for p in result["problems"]])
+    return 0 if result["ok"] else EXIT_ERROR
+
+
+def cmd_migrate(ctx: Context, args: argparse.Namespace) -> int:
+    source = Path(args.source).expanduser()
+    if source.exists() and _file_kind(source) == "duckdb":
+        raise UsageError(f"{source} is a DuckDB file; migrate copies a SQLite database.",
+                         hint="To copy DuckDB to SQLite use: casparian --db SOURCE db export --to PATH")
+    return _run_transfer(ctx, args, source, "sqlite", Path(args.target).expanduser(), "duckdb")
+
+
+def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
+    if ctx.settings.backend != "duckdb":
+        raise UsageError(
+            "db export copies a DuckDB database; the current one is SQLite.",
+            hint="To copy SQLite to DuckDB use: casparian db migrate --from SOURCE --to PATH",
+        )
+    return _run_transfer(ctx, args, ctx.settings.db_path, "duckdb", Path(args.target).expanduser(), "sqlite")
+
+
+def _run_transfer(ctx: Context, args, source: Path, src_backend: str, target: Path, dst_backend: str) -> int:
+    with _progress(ctx) as on_progress:
+        report = transfer(
+            source, src_backend, target, dst_backend,
+            force=args.force, wait_s=ctx.settings.wait_s, command=ctx.settings.command, on_progress=on_progress,
+        )
+    if ctx.json:
+        print_json(report.to_dict())
+        return 0
+    _print_report(report)
+    return 0
+
+
+@contextlib.contextmanager
+def _progress(ctx: Context):
+    """A rich progress bar per table on a terminal; nothing otherwise."""
+    if not ctx.interactive:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stdout_console(), transient=False,
+    ) as progress:
+
+        def on_progress(table: str, rows: int, total: int) -> None:
+            if table not in bars:
+                bars[table] = progress.add_task(table, total=max(total, 1) if total else 1,
+                                                completed=0 if total else 1)
+            elif rows:
+                progress.advance(bars[table], rows)
+
+        yield on_progress
+
+
+def _print_report(report: TransferReport) -> None:
+    print_table(
+        ["table", "rows", "checksum", "verified"],
+        [(t.table, f"{t.rows_target:,}", t.checksum_target, "yes") for t in report.tables],
+    )
+    print(f"Copied {report.source} ({report.source_backend}, schema {report.source_schema_version}) to "
+          f"{report.target} ({report.target_backend}, schema {report.target_schema_version}) "
+          f"in {report.duration_s:.1f} s; every table verified.")
+    print(f"Use it with: casparian --db {report.target} ...")
+
+
+def _file_kind(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head == b"SQLite format 3\x00":
+        return "sqlite"
+    return "duckdb" if head[8:12] == b"DUCK" else "unknown"
 
 
 def _human_bytes(n: int) -> str:

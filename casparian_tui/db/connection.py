@@ -98,6 +98,21 @@ class Connection(ABC):
     @abstractmethod
     def table_names(self) -> set[str]: ...
 
+    # The whole-table paths `casparian db migrate|export|check` need (db/transfer.py).
+    def table_columns(self, table: str) -> list[tuple[str, str]]:
+        """(column name, declared type) of `table`, in table order."""
+        raise NotImplementedError
+
+    def arrow_batches(
+        self, sql: str, schema: pa.Schema, batch_rows: int, params: Params = ()
+    ) -> Iterator[pa.RecordBatch]:
+        """The result of `sql` as record batches of exactly `schema`; lossy values raise."""
+        raise NotImplementedError
+
+    def index_definitions(self) -> list[tuple[str, str]]:
+        """(name, CREATE statement) of the explicit secondary indexes."""
+        raise NotImplementedError
+
     @abstractmethod
     def interrupt(self) -> None:
         """Stop the running statement; safe to call from another thread."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -108,6 +109,23 @@ class DuckDBConnection(Connection):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
         )
         return {r[0] for r in rows}
+
+    def table_columns(self, table: str) -> list[tuple[str, str]]:
+        return self.query_all(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+
+    def arrow_batches(
+        self, sql: str, schema: pa.Schema, batch_rows: int, params: Params = ()
+    ) -> Iterator[pa.RecordBatch]:
+        reader = self._con.sql(sql, params=list(params) or None).to_arrow_reader(batch_rows)
+        for batch in reader:
+            yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+    def index_definitions(self) -> list[tuple[str, str]]:
+        return self.query_all("SELECT index_name, sql FROM duckdb_indexes() WHERE sql IS NOT NULL")
 
     def interrupt(self) -> None:
         self._con.interrupt()

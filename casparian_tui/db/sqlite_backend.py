@@ -6,6 +6,7 @@ import re
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 
@@ -25,6 +26,42 @@ def is_lock_error(exc: BaseException) -> bool:
 
 def is_read_only_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "readonly database" in str(exc)
+
+
+_NONE = type(None)
+_ALLOWED = {"int": {int, _NONE}, "float": {float, int, _NONE}, "str": {str, _NONE}, "bool": {int, _NONE}}
+
+
+def strict_array(values, type_: pa.DataType, column: str) -> pa.Array:
+    """Column values as an Arrow array of `type_`, refusing anything that would not round-trip.
+
+    SQLite is dynamically typed, and pyarrow converts quietly (1.5 -> 1 for an
+    int64, bytes -> str), so the Python types are checked first: a float in an
+    integer column, a blob in a text column, a 2 in a BOOLEAN column (SQLite
+    stores booleans as 0/1) are errors, never silent conversions.
+    """
+    if pa.types.is_boolean(type_):
+        kind = "bool"
+    elif pa.types.is_integer(type_):
+        kind = "int"
+    elif pa.types.is_floating(type_):
+        kind = "float"
+    elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        kind = "str"
+    else:
+        raise ValueError(f"column {column}: no conversion for type {type_}")
+    found = set(map(type, values))
+    if not found <= _ALLOWED[kind] or (kind == "bool" and not set(values) <= {0, 1, None}):
+        bad = next(v for v in values if type(v) not in _ALLOWED[kind] or (kind == "bool" and v not in (0, 1)))
+        raise ValueError(f"column {column}: {bad!r} does not fit {type_}")
+    if kind == "bool":
+        values = [None if v is None else v == 1 for v in values]
+    elif kind == "float" and int in found and any(type(v) is int and abs(v) > 2**53 for v in values):
+        raise ValueError(f"column {column}: an integer too large for a double")
+    try:
+        return pa.array(values, type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        raise ValueError(f"column {column}: {exc}") from exc
 
 
 @lru_cache(maxsize=256)
@@ -110,6 +147,25 @@ class SQLiteConnection(Connection):
     def table_names(self) -> set[str]:
         rows = self.query_all("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {r[0] for r in rows}
+
+    def table_columns(self, table: str) -> list[tuple[str, str]]:
+        rows = self.query_all("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,))
+        return [(name, type_.upper()) for name, type_ in rows]
+
+    def arrow_batches(
+        self, sql: str, schema: pa.Schema, batch_rows: int, params: Params = ()
+    ) -> Iterator[pa.RecordBatch]:
+        cur = self._con.execute(sql, params)
+        while rows := cur.fetchmany(batch_rows):
+            columns = list(zip(*rows))
+            yield pa.record_batch(
+                [strict_array(col, f.type, f.name) for col, f in zip(columns, schema)], schema=schema
+            )
+
+    def index_definitions(self) -> list[tuple[str, str]]:
+        return self.query_all(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+        )
 
     def set_authorizer(self, fn) -> None:
         """sqlite3's per-statement access check (None removes it); used to keep ad-hoc queries read-only."""
