@@ -7,7 +7,8 @@ import os
 
 from casparian_tui.scout.testtree import make_tree
 
-SCAN_KEYS = ["source", "root", "files_found", "new", "changed", "unchanged", "renamed", "deleted", "errors", "duration_s"]
+SCAN_KEYS = ["source", "root", "files_found", "new", "changed", "unchanged", "renamed", "deleted", "errors", "skipped",
+             "duration_s"]
 
 
 def _args(backend, tmp_path):

@@ -91,6 +91,8 @@ class ScanResult:
             "renamed": self.renamed,
             "deleted": self.deleted,
             "errors": self.errors,
+            # Entries the scan saw but did not catalog, so nothing is dropped silently.
+            "skipped": {"symlinks": self.symlinks, "special": self.special, "excluded": self.excluded},
             "duration_s": round(self.duration_s, 3),
         }
 
