@@ -20,6 +20,7 @@ from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
 from casparian_tui.tui.widgets.format import human_bytes, human_time
+from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.text_input import TextInput
 
@@ -121,6 +122,7 @@ class DiscoverScreen(Screen):
         await self.load_rules()
         await self.load_files()
 
+    @quiet_if_gone
     async def load_sources(self) -> None:
         def read(conn):
             return conn.query_all(
@@ -150,6 +152,7 @@ class DiscoverScreen(Screen):
             )
             empty.display = True
 
+    @quiet_if_gone
     async def load_rules(self) -> None:
         found = await self.app.db_read(lambda c: rules.list_rules(c))
         table = self.query_one("#rules-table", DataTable)
@@ -171,6 +174,7 @@ class DiscoverScreen(Screen):
             flt.under = self.folder
         return flt
 
+    @quiet_if_gone
     async def load_files(self) -> None:
         try:
             flt = self.current_filter()
@@ -227,6 +231,7 @@ class DiscoverScreen(Screen):
 
     # ---- tree ------------------------------------------------------------
     @on(Tree.NodeExpanded, "#source-tree")
+    @quiet_if_gone
     async def _expand(self, event: Tree.NodeExpanded) -> None:
         node = event.node
         if node.data is None or node.children:
@@ -312,6 +317,7 @@ class DiscoverScreen(Screen):
     def _start_preview(self, seq: int) -> None:
         self.run_worker(self.run_preview(seq, self.pattern), exclusive=True, group="preview")
 
+    @quiet_if_gone
     async def run_preview(self, seq: int, pattern: str) -> None:
         panel = self.query_one("#preview", Static)
         if not pattern:

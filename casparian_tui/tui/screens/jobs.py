@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
+from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 PAGE = 200
@@ -82,6 +83,7 @@ class JobsScreen(Screen):
         self.refresh_jobs()
 
     @work(exclusive=True, group="jobs-refresh")
+    @quiet_if_gone
     async def refresh_jobs(self) -> None:
         status = self.status_filter
 
@@ -155,6 +157,7 @@ class JobsScreen(Screen):
     async def _tab(self, _event) -> None:
         await self._show_detail()
 
+    @quiet_if_gone
     async def _show_detail(self) -> None:
         job_id = self._cursor_job()
         panel = self.query_one("#job-detail", Static)

@@ -19,6 +19,7 @@ from casparian_tui.db.migrate import current_version
 from casparian_tui.db.status import lease_state, short_holder
 from casparian_tui.errors import CasparianError
 from casparian_tui.tui.widgets.format import human_bytes
+from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 HELP_KEYS = [
@@ -56,6 +57,7 @@ class SettingsScreen(Screen):
         self.refresh_info()
 
     @work(exclusive=True, group="settings")
+    @quiet_if_gone
     async def refresh_info(self) -> None:
         db = self.app.db
         try:
