@@ -191,8 +191,7 @@ def _progress(ctx: Context):
 
         def on_progress(table: str, rows: int, total: int) -> None:
             if table not in bars:
-                bars[table] = progress.add_task(table, total=max(total, 1) if total else 1,
-                                                completed=0 if total else 1)
+                bars[table] = progress.add_task(table, total=total)
             elif rows:
                 progress.advance(bars[table], rows)
 
