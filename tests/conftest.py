@@ -26,6 +26,18 @@ def _isolated_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture
+def utc(monkeypatch):
+    """Local time is UTC for the test (times shown on screen and in snapshots)."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param

@@ -10,12 +10,8 @@ from tui_support import SIZE, make_app, pilot_test, seed_jobs, settle, tui_setti
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.delenv("TZ")
-    time.tzset()
+def _utc(utc):
+    """Times on screen in UTC (the shared `utc` fixture)."""
 
 
 @pilot_test

@@ -16,12 +16,8 @@ SCREENS = {"discover": "1", "jobs": "2", "bench": "3", "settings": "4"}
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.delenv("TZ")
-    time.tzset()
+def _utc(utc):
+    """Times on screen in UTC (the shared `utc` fixture)."""
 
 
 def build(tmp_path, monkeypatch, state):

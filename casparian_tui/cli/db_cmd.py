@@ -14,6 +14,7 @@ from casparian_tui.db.info import database_info, file_size
 from casparian_tui.db.lease import describe_holder
 from casparian_tui.db.transfer import TransferReport, transfer
 from casparian_tui.errors import EXIT_ERROR, UsageError
+from casparian_tui.units import human_bytes
 
 HELP = "the database file: info, check, migrate SQLite to DuckDB, export DuckDB to SQLite"
 
@@ -113,7 +114,7 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
         [
             ("backend", info["backend"]),
             ("path", info["path"]),
-            ("size", _human_bytes(info["size_bytes"])),
+            ("size", human_bytes(info["size_bytes"])),
             ("schema version", info["schema_version"]),
             ("read-only", "yes" if info["read_only"] else "no"),
             ("lease", describe_holder(lease) if lease else "free"),
@@ -133,7 +134,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
             [
                 ("backend", result["backend"]),
                 ("path", result["path"]),
-                ("size", _human_bytes(result["size_bytes"])),
+                ("size", human_bytes(result["size_bytes"])),
                 ("schema version", result["schema_version"]),
                 ("files", f"{result['rows'].get('scout_files', 0):,}"),
                 ("jobs", f"{result['rows'].get('cf_processing_queue', 0):,}"),
@@ -215,14 +216,5 @@ def _file_kind(path: Path) -> str:
     if head == b"SQLite format 3\x00":
         return "sqlite"
     return "duckdb" if head[8:12] == b"DUCK" else "unknown"
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 

@@ -65,6 +65,8 @@ examples:
   casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian query "SELECT count(*) FROM outputs.csv_rows_csv_rows" --json
   casparian db info --json          where the database is and who holds it
+  casparian db migrate --from old.sqlite --to new.duckdb   move to DuckDB, verified
+  casparian db check                integrity: orphans, duplicates, sequences
   casparian --backend sqlite db info
   CASPARIAN_READONLY=1 casparian files     read while another process writes
   casparian bench --quick           the performance targets, measured here

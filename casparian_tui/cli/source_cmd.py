@@ -9,6 +9,7 @@ import time
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, print_table, safe_text
 from casparian_tui.scout.sources import add_source, list_sources, remove_source, source_details
+from casparian_tui.units import human_bytes
 
 HELP = "register, list, show and remove source folders"
 
@@ -145,15 +146,6 @@ def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
     else:
         print(f"Removed source {safe_text(out['source'])} and {out['files_removed']:,} catalog rows.")
     return 0
-
-
-def human_bytes(n: int | None) -> str:
-    size = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def when(ts_us: int | None) -> str:

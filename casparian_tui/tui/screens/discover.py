@@ -19,7 +19,8 @@ from casparian_tui.scout import catalog, rules, tags
 from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
-from casparian_tui.tui.widgets.format import human_bytes, human_time
+from casparian_tui.tui.widgets.format import human_time
+from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.text_input import TextInput

@@ -18,7 +18,7 @@ from casparian_tui.db.lease import read_holder
 from casparian_tui.db.migrate import current_version
 from casparian_tui.db.status import lease_state, short_holder
 from casparian_tui.errors import CasparianError
-from casparian_tui.tui.widgets.format import human_bytes
+from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
