@@ -27,6 +27,17 @@ WRITES = [
     "SET threads = 1",
     "WITH x AS (SELECT 1) DELETE FROM scout_sources",
     "SELECT nextval('seq_scout_sources')",
+    # the control tables and the file itself
+    "DELETE FROM cf_processing_queue",
+    "UPDATE cf_processing_queue SET status = 'COMPLETED'",
+    "INSERT INTO cf_dead_letter SELECT * FROM cf_dead_letter",
+    "CREATE TEMP TABLE t AS SELECT 1",
+    "CHECKPOINT",
+    "VACUUM",
+    "DETACH main",
+    "PRAGMA journal_mode = DELETE",
+    "EXPORT DATABASE '/tmp/casparian_evil_export'",
+    "SELECT setval('seq_scout_files', 1)",
 ]
 
 

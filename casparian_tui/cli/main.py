@@ -24,7 +24,7 @@ from casparian_tui.cli import (
     tui_cmd,
 )
 from casparian_tui.cli.context import Context
-from casparian_tui.cli.output import print_error
+from casparian_tui.cli.output import print_error, safe_text
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
 # Each module adds one command group; the order is the order in --help.
@@ -157,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except PermissionError as exc:  # the machine's doing, not a bug: say which file
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: Permission denied: {safe_text(exc.filename or exc)}", file=sys.stderr)
+        print("hint: check that folder's permissions, or choose another with CASPARIAN_HOME or --db "
+              "(--read-only needs no write access).", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # a bug: still one line unless --debug
         if getattr(args, "debug", False):
             traceback.print_exc()
