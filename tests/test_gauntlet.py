@@ -19,6 +19,8 @@ import unicodedata
 
 import pytest
 
+from casparian_tui.config import Settings
+from casparian_tui.db import Database
 from casparian_tui.scout import walker as walker_mod
 from casparian_tui.scout.pathcodec import to_bytes
 from casparian_tui.scout.scanner import Scanner
@@ -207,3 +209,20 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
     code, out, err = _cli(root, g, "jobs")
     assert code == 0
     _safe(out + err, "jobs table")
+
+    # migrate (SQLite -> DuckDB) or export (DuckDB -> SQLite): every odd name arrives exactly.
+    other = "sqlite" if backend == "duckdb" else "duckdb"
+    target = tmp_path / f"copy.{other}"
+    move = (["db", "export", "--to", str(target)] if backend == "duckdb"
+            else ["db", "migrate", "--from", g[-1], "--to", str(target)])
+    code, out, err = _cli(root, g, *move)
+    assert code == 0, out + err
+    _safe(out + err, "db migrate/export")
+    code, out, err = _cli(root, ["--backend", other, "--db", str(target)], "files", "--json", "--limit", "1000")
+    assert code == 0, err
+    assert {f["rel_path"] for f in json.loads(out)} == shown
+    copy = Database(Settings.resolve(db=target, backend=other, env={}))
+    try:
+        assert {to_bytes(r[0]) for r in copy.query_all("SELECT rel_path FROM scout_files")} == expected
+    finally:
+        copy.close()
