@@ -47,6 +47,8 @@ _BACKOFF_MAX_S = 0.1
 TURN_S = 1.0
 # How long a writer that stepped aside stays away if the waiter is slow.
 MAX_YIELD_S = 1.0
+# While idle with the file open, look for waiters this often (a scandir).
+_IDLE_POLL_S = 0.05
 
 
 class DbFuture(Future):
@@ -88,6 +90,7 @@ class DbActor:
         self._opened_at = 0.0
         self.steps_aside = 0  # times we gave the file up for a waiter
         self._yielding = False
+        self._idle_since: float | None = None  # when the queue went quiet with the file open
         self.opens = 0  # connections opened so far; tests and the bench read it
 
     # ---- caller side -------------------------------------------------
@@ -162,9 +165,10 @@ class DbActor:
                 try:
                     req = self._queue.get(timeout=self._idle_timeout())
                 except queue.Empty:
-                    if self._yielding:
-                        self.steps_aside += 1
-                    self._close()
+                    if self._idle_over():
+                        if self._yielding:
+                            self.steps_aside += 1
+                        self._close()
                     continue
                 if req is None or self._closed.is_set():
                     if req is not None and req.future.set_running_or_notify_cancel():
@@ -177,22 +181,39 @@ class DbActor:
                 if not req.control:
                     self._maybe_step_aside()
                 self._serve(req)
+                self._idle_since = None  # the grace counts from the end of the last request
         finally:
             self._fail_pending()
             self._close()
 
     def _idle_timeout(self) -> float | None:
+        """How long to wait for the next request before looking again.
+
+        With the file open and nothing to do we wake every `_IDLE_POLL_S` to
+        look for waiters: a process that starts waiting in the middle of our
+        grace period gets in within that slice, not after the whole grace.
+        """
         if self._conn is None:
+            self._idle_since = None
             return None
-        if not self._queue.empty():
-            return self.settings.idle_grace_s
+        if self._idle_since is None:
+            self._idle_since = time.monotonic()
+        return min(_IDLE_POLL_S, self.settings.idle_grace_s)
+
+    def _idle_over(self) -> bool:
+        """After a quiet slice: close now? (grace used up, or someone waits and it is their turn)."""
+        if self._conn is None:
+            return False
+        now = time.monotonic()
+        if self._idle_since is not None and now - self._idle_since >= self.settings.idle_grace_s:
+            self._yielding = False
+            return True
         self._yielding = others_waiting(self.settings.db_path)
         if not self._yielding:
-            return self.settings.idle_grace_s
+            return False
         if not self.lease.held:
-            return 0  # a reader with nothing to do: let the waiter in now
-        turn_left = TURN_S - (time.monotonic() - self._opened_at)
-        return min(self.settings.idle_grace_s, max(0.0, turn_left))
+            return True  # a reader with nothing to do: let the waiter in now
+        return now - self._opened_at >= TURN_S
 
     def _maybe_step_aside(self) -> None:
         """At a request boundary, give the file up for a waiting process."""
