@@ -8,7 +8,6 @@ The random kill delays come from one seed, printed in every failure message
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal

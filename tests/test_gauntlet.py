@@ -8,6 +8,7 @@ name reaches a terminal.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -40,20 +41,16 @@ ODD_NAMES = [
 # table's own newlines), DEL, C1 controls and the bidi overrides.
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-# Runs the real CLI; as root (who reads a chmod 000 folder anyway) it first
-# makes mode-000 folders refuse listing, the way every other user sees them.
-BOOT = """
-import os, stat, sys
-if sys.argv.pop(1) == "emulate":
-    real = os.scandir
-    def scandir(path="."):
-        if stat.S_IMODE(os.stat(path).st_mode) == 0:
-            raise PermissionError(13, "Permission denied", path)
-        return real(path)
-    os.scandir = scandir
-from casparian_tui.cli.main import main
-sys.exit(main())
-"""
+
+def drop_root_powers() -> None:
+    """In a child before exec: as root, leave the bounding set without the
+    capabilities that bypass file permissions, so chmod 000 means what it says."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 def make_gauntlet(root) -> set[bytes]:
@@ -96,7 +93,8 @@ def gauntlet(tmp_path):
 
 
 def _emulate_permissions(root) -> bool:
-    """True when this user can read the chmod 000 folder (root) and refusals must be emulated."""
+    """True when this process reads the chmod 000 folder anyway (root): in-process
+    scans then emulate the refusal; CLI runs drop root's override instead."""
     return os.access(root / "locked", os.R_OK)
 
 
@@ -144,8 +142,8 @@ def test_scanner_catalogs_every_name_exactly_and_reports_what_it_skips(db, gaunt
 
 
 def _cli(root, g, *args):
-    mode = "emulate" if _emulate_permissions(root) else "real"
-    r = subprocess.run([sys.executable, "-c", BOOT, mode, *args, *g], capture_output=True, cwd=REPO, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "casparian_tui", *args, *g], capture_output=True, cwd=REPO,
+                       timeout=120, preexec_fn=drop_root_powers)
     stdout, stderr = r.stdout.decode("utf-8"), r.stderr.decode("utf-8")  # strict: the CLI writes UTF-8 only
     assert "Traceback" not in stderr, stderr
     return r.returncode, stdout, stderr

@@ -5,7 +5,6 @@ or full storage. The catalog survives intact and nothing is overwritten.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from casparian_tui.scout.sources import add_source, get_source
 from casparian_tui.scout.testtree import make_tree
 from casparian_tui.sentinel import jobs
 from conftest import REPO
+from test_gauntlet import drop_root_powers
 
 PAYLOADS = [
     "x'); DROP TABLE scout_files; --",
@@ -110,17 +110,6 @@ def test_payloads_through_the_cli(cli, backend, tmp_path):
     assert len(json.loads(r.stdout)) == 30  # every file, tagged with the literal payload
     r = cli("source", "remove", p, "--yes", *g)
     assert r.returncode == 0 and "30 catalog rows" in r.stdout, r.stdout + r.stderr
-
-
-def drop_root_powers() -> None:
-    """In a child before exec: as root, leave the bounding set without the
-    capabilities that bypass file permissions, so chmod means what it says."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 # ---- damaged and foreign storage ------------------------------------------------
