@@ -269,3 +269,54 @@ def test_read_only_refuses_writes_and_reads_while_another_process_writes(backend
     finally:
         writer.kill()
         writer.wait(10)
+
+
+# ---- 3. two runs over the same tagged files ----------------------------------------------------
+
+SLOW_PARSER = '''
+import time
+NAME = "slow_rows"
+VERSION = "1.0"
+OUTPUTS = {"slow_rows": {"n": "int64", "text": "string"}}
+
+def parse(path):
+    time.sleep(0.01)  # long enough that both runs are busy at the same time
+    with open(path) as f:
+        return [{"n": i, "text": line.strip()} for i, line in enumerate(f)]
+'''
+
+
+def test_two_runs_on_one_duckdb_file_complete_every_job_exactly_once(tmp_path, _isolated_home, cli):
+    import pyarrow.dataset as ds
+
+    n = 300
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"n{i:03d}.txt").write_text(f"first {i}\nsecond {i}\n")
+    parser = tmp_path / "slow_rows.py"
+    parser.write_text(SLOW_PARSER)
+    assert cli("scan", str(folder), "--json").returncode == 0
+    assert cli("rule", "add", "*.txt", "--tag", "notes").returncode == 0
+    args = ("run", str(parser), "--tag", "notes", "--workers", "1", "--json")
+    runs = [_popen_cli(*args) for _ in range(2)]
+    outs = [r.communicate(timeout=120) for r in runs]
+    for r, (out, err) in zip(runs, outs):
+        assert r.returncode == 0, err
+    summaries = [json.loads(out) for out, _ in outs]
+    for s in summaries:  # each run saw all 300 files through to the end, whoever parsed them
+        assert (s["jobs"], s["completed"], s["failed"]) == (n, n, 0), s
+    db_path = _db_path(_isolated_home, "duckdb")
+    with Database(Settings.resolve(db=db_path, read_only=True, env={})) as db:
+        jobs = db.query_all("SELECT status, count(*), count(DISTINCT file_id), max(attempts) "
+                            "FROM cf_processing_queue GROUP BY status")
+        claimers = db.query_all("SELECT DISTINCT detail FROM cf_job_events WHERE event = 'claimed'")
+    assert jobs == [("COMPLETED", n, n, 0)], jobs  # one job per file, done once, never retried or reaped
+    pids = {int(owner.split(":")[1]) for (owner,) in claimers}
+    assert pids == {r.pid for r in runs}, "both runs should have helped drain the queue"
+    out_dir = _isolated_home / "output" / "slow_rows" / "1.0" / "slow_rows"
+    table = ds.dataset(out_dir, format="parquet").to_table(columns=["_cf_source_path", "n", "_cf_job_id"])
+    assert table.num_rows == 2 * n
+    keys = set(zip(table["_cf_source_path"].to_pylist(), table["n"].to_pylist()))
+    assert len(keys) == 2 * n  # no duplicated output rows
+    assert len(set(table["_cf_job_id"].to_pylist())) == n

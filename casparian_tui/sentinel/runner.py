@@ -83,6 +83,7 @@ class Runner:
         self.held: dict[int, q.ClaimedJob] = {}
         self.failures: list[q.Failure] = []
         self.queue_drained = False
+        self.others_running = 0  # jobs of this parser another run holds, seen when nothing was left to claim
         self.next_claim_at = 0.0
         self.next_heartbeat = 0.0
         self.next_reap = 0.0
@@ -142,23 +143,37 @@ class Runner:
             return
         spec, owner, opts = self.spec, self.owner, self.opts
 
-        def claim(conn):
-            jobs = q.claim_batch(conn, owner, opts.claim_size, opts.lease_s,
-                                 parser_name=spec.name, fingerprint=spec.fingerprint)
-            if not jobs:
-                wait_us = conn.query_value(
-                    f"SELECT min(run_after) FROM {q.Q} WHERE status = 'QUEUED' AND parser_name = ? "
-                    "AND parser_fingerprint = ?", [spec.name, spec.fingerprint])
-                return [], {}, wait_us
-            return jobs, file_paths(conn, [j.file_id for j in jobs]), None
+        which = [spec.name, spec.fingerprint]
 
-        jobs, paths, wait_us = self.db.write("claim jobs", claim)
+        def claim(conn):
+            # Another `casparian run` of this parser may share the queue: take
+            # a quarter of what is left (at least what our pool uses soon), so
+            # the last jobs are not all parked with one of us.
+            queued = conn.query_value(
+                f"SELECT count(*) FROM {q.Q} WHERE status = 'QUEUED' AND parser_name = ? AND parser_fingerprint = ?",
+                which)
+            size = min(opts.claim_size, max(low_water, queued // 4))
+            jobs = q.claim_batch(conn, owner, size, opts.lease_s, parser_name=spec.name, fingerprint=spec.fingerprint)
+            if not jobs:
+                wait_us, others = conn.query_one(
+                    f"SELECT min(CASE WHEN status = 'QUEUED' THEN run_after END), "
+                    f"count(CASE WHEN status = 'RUNNING' AND lease_owner <> ? THEN 1 END) FROM {q.Q} "
+                    "WHERE parser_name = ? AND parser_fingerprint = ? AND status IN ('QUEUED', 'RUNNING')",
+                    [owner, *which])
+                return [], {}, wait_us, others
+            return jobs, file_paths(conn, [j.file_id for j in jobs]), None, 0
+
+        jobs, paths, wait_us, others = self.db.write("claim jobs", claim)
         if not jobs:
+            # Jobs another run holds are part of ours too: wait for them (the
+            # reaper hands them to us if that run dies).
             self.queue_drained = wait_us is None
+            self.others_running = others
             delay = 0.2 if wait_us is None else min(max((wait_us - q.now_us()) / 1e6, 0.02), 1.0)
             self.next_claim_at = now + delay
             return
         self.queue_drained = False
+        self.others_running = 0
         for j in jobs:
             self.held[j.id] = j
             os_path, stored = paths.get(j.file_id, (None, None))
@@ -302,7 +317,7 @@ class Runner:
         self.next_reap = time.monotonic() + max(self.opts.lease_s / 2, 1.0)
 
     def _finished(self) -> bool:
-        return (self.queue_drained and not self.pending and not self.held and not self.failures
+        return (self.queue_drained and not self.others_running and not self.pending and not self.held and not self.failures
                 and all(w.job is None and not w.buffered for w in self.pool.workers))
 
     def _abandon(self) -> None:
