@@ -1,0 +1,142 @@
+"""The TUI side by side with other processes (issue 6, tests 2 and 7), Pilot in-process.
+
+The other process is the real CLI (`casparian scan`), run with small batches
+so that it commits many times and lasts a few seconds on a tree that is quick
+to make; see `SMALL_BATCH_CLI`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from casparian_tui.db.lease import read_holder
+from casparian_tui.scout.testtree import make_tree
+
+from conftest import REPO
+from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_until
+
+# `casparian scan` exactly, except for the batch size (32,768 by default).
+SMALL_BATCH_CLI = """
+import sys
+from casparian_tui.scout import scanner
+scanner.Scanner.__init__.__kwdefaults__["batch_rows"] = int(sys.argv[1])
+from casparian_tui.cli.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+HOLD_LEASE = """
+import sys
+from pathlib import Path
+from casparian_tui.db.lease import WriterLease
+lease = WriterLease(Path(sys.argv[1]), "casparian scan /evidence/host1")
+assert lease.acquire(timeout=10)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+def start_small_batch_scan(tree, batch_rows: int = 100) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SMALL_BATCH_CLI, str(batch_rows), "scan", str(tree), "--json"],
+                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def count_status_updates(monkeypatch) -> list[int]:
+    """The status bar refreshes on a timer: counting its updates shows the UI loop runs."""
+    from casparian_tui.tui.widgets.status_bar import StatusBar
+
+    ticks = [0]
+    original = StatusBar.update_status
+
+    def counted(self):
+        ticks[0] += 1
+        original(self)
+
+    monkeypatch.setattr(StatusBar, "update_status", counted)
+    return ticks
+
+
+async def poll(pilot, predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await pilot.pause(0.02)
+    return True
+
+
+def status_text(app) -> str:
+    return str(app.screen.query_one("StatusBar").render())
+
+
+@pilot_test
+async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, monkeypatch):
+    n = 60_000
+    tree = tmp_path / "tree"
+    make_tree(tree, n, seed=2)
+    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))
+    db_path = app.db.path
+    scan = start_small_batch_scan(tree)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            deadline = time.monotonic() + 30
+            while (read_holder(db_path) or {}).get("pid") != scan.pid:
+                assert scan.poll() is None and time.monotonic() < deadline, scan.stderr.read()
+                await pilot.pause(0.01)
+            await wait_until(pilot, lambda: f"locked by PID {scan.pid}: casparian scan" in status_text(app))
+            discover = app.screen
+            seen, latencies, named = [], [], 0
+            while scan.poll() is None:
+                started = time.monotonic()
+                await discover.load_sources()  # the screen's own refresh, through the actor
+                count = await app.db_read(lambda c: c.query_value("SELECT count(*) FROM scout_files"))
+                latencies.append(time.monotonic() - started)
+                seen.append(count)
+                named += f"PID {scan.pid}" in status_text(app)
+                await pilot.pause(0.2)
+        out, err = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 0, err
+    print("refreshes:", len(seen), "max latency", round(max(latencies), 3), "counts", seen[:8], "...")
+    assert max(latencies) < 2.0, latencies
+    mid_scan = [c for c in seen if 0 < c < n]
+    assert len(set(mid_scan)) >= 3, seen  # it kept refreshing and saw the catalog grow
+    assert named >= 3  # the status bar named the scanning process while it wrote
+
+
+@pilot_test
+async def test_tui_write_waits_in_the_background_and_says_so(tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+
+    from casparian_tui.tui.screens.dialogs import RuleRequest
+
+    ticks = count_status_updates(monkeypatch)
+    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch).with_(wait_s=30))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LEASE, str(app.db.path)], cwd=REPO, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.screen._create_rule("*.log", RuleRequest(tag="logs", priority=0))  # what the rule dialog submits
+            # (tui_support.wait_until also waits for workers, and the write worker is the one waiting)
+            waiting = f"waiting for lock (PID {holder.pid}: casparian scan /evidence/host1 (since "
+            assert await poll(pilot, lambda: waiting in status_text(app)), status_text(app)
+            before = ticks[0]
+            assert await poll(pilot, lambda: ticks[0] >= before + 3)  # the UI keeps running meanwhile
+            assert waiting in status_text(app) and not app._notifications  # still waiting, no error
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            done = "Rule *.log → logs created and applied."
+            assert await poll(pilot, lambda: any(n.message == done for n in app._notifications)), \
+                [n.message for n in app._notifications]
+            await settle(pilot)
+            assert app.screen.query_one("#rules-table", DataTable).row_count == 1
+            assert status_text(app).endswith("· writer")
+    finally:
+        holder.stdin.close() if not holder.stdin.closed else None
+        holder.wait(10)
