@@ -22,7 +22,7 @@ class StatusBar(Static):
     """Re-reads the lease state a few times a second; never waits on the database."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def on_mount(self) -> None:
@@ -33,6 +33,8 @@ class StatusBar(Static):
         app = self.app
         db = app.db
         state = lease_state(db)
+        # One row (see the CSS): a long holder command is cut at the edge, not
+        # wrapped onto an invisible second line (which hid all after "PID n:").
         text = Text()
         if db.read_only:
             text.append(" READ-ONLY ", style="bold black on yellow")
