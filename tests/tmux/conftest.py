@@ -55,6 +55,19 @@ class TmuxTui:
     def type(self, text: str) -> None:
         self.keys(text, literal=True)
 
+    def fill(self, text: str, tries: int = 3) -> None:
+        """Replace the focused input's text and wait until the screen shows it."""
+        shown = text[-40:]
+        for _ in range(tries):
+            self.keys("C-u")
+            self.type(text)
+            try:
+                self.wait_for(shown, timeout=3)
+                return
+            except AssertionError:
+                continue
+        self.wait_for(shown, timeout=3)
+
     def screen(self) -> str:
         out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return out.stdout

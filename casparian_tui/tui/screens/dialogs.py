@@ -54,7 +54,8 @@ class AddSourceDialog(DialogScreen):
 
     def on_mount(self) -> None:
         self.show_error("")
-        self.query_one("#path", Input).focus()
+        # Now, not via call_later: keys typed right after the dialog opens are already queued.
+        self.set_focus(self.query_one("#path", Input))
 
     def submit(self) -> None:
         from casparian_tui.scout.sources import resolve_root
@@ -94,7 +95,8 @@ class RuleDialog(DialogScreen):
 
     def on_mount(self) -> None:
         self.show_error("")
-        self.query_one("#tag", Input).focus()
+        # Now, not via call_later: keys typed right after the dialog opens are already queued.
+        self.set_focus(self.query_one("#tag", Input))
 
     def submit(self) -> None:
         tag = self.query_one("#tag", Input).value.strip()
@@ -126,7 +128,8 @@ class TagDialog(DialogScreen):
 
     def on_mount(self) -> None:
         self.show_error("")
-        self.query_one("#tag", Input).focus()
+        # Now, not via call_later: keys typed right after the dialog opens are already queued.
+        self.set_focus(self.query_one("#tag", Input))
 
     def submit(self) -> None:
         tag = self.query_one("#tag", Input).value.strip()
@@ -161,7 +164,8 @@ class FilterDialog(DialogScreen):
 
     def on_mount(self) -> None:
         self.show_error("")
-        self.query_one("#tag", Input).focus()
+        # Now, not via call_later: keys typed right after the dialog opens are already queued.
+        self.set_focus(self.query_one("#tag", Input))
 
     def submit(self) -> None:
         self.dismiss(
