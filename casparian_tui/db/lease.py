@@ -1,10 +1,61 @@
-"""The writer lease: one writing process per database file at a time.
+"""The writer lease, and the whole protocol by which processes share one database file.
 
-A `filelock` lock on `<db>.lock` is taken before the database is opened
-read-write and released after it is closed. While held, `<db>.lock.json`
-says who holds it (pid, host, command, since, activity). An OS lock dies with
-its process, so `kill -9` never leaves the database locked; a record whose
-pid is gone is stale and ignored.
+DuckDB lets one process open a file read-write and then locks every other
+process out, readers included (`IO Error: Could not set lock on file …
+Conflicting lock is held in … (PID n)`). Casparian processes (CLI commands,
+the TUI, `casparian run`) therefore take turns. The rules, all implemented in
+`db/actor.py` (the one thread per process that owns the connection), this
+module, and `db/turns.py` (waiter markers):
+
+1. Open per burst, close when idle. The actor opens the file when a request
+   arrives and closes it once its queue has been quiet for the idle grace
+   (`Settings.idle_grace_s`, 0.3 s; `CASPARIAN_IDLE_GRACE`). While idle with
+   the file open it looks for waiters every 50 ms (rule 4).
+2. Writers hold the lease. Before opening read-write the actor takes a
+   `filelock` lock on `<db>.lock` (this module, `WriterLease`) and writes
+   `<db>.lock.json`: pid, host, command line, since, and the current activity
+   (`Database.set_activity`, e.g. `scanning host1: 120,000 files found`).
+   It closes the file first and then releases the lease, removing the record.
+   The OS lock dies with its process, so `kill -9` never leaves the database
+   locked; the record it leaves behind names a dead pid on this host and is
+   ignored (`read_holder`) until the next writer overwrites it.
+3. Readers open read-only (DuckDB) and never take the lease; a process that
+   holds the lease reads through its read-write connection. SQLite readers
+   and writers need none of this (WAL, `BEGIN IMMEDIATE`), but SQLite writers
+   still take the lease so status lines can say who is writing.
+4. Waiters announce themselves. A process that cannot get in (the lease is
+   taken, or DuckDB's file lock is held) creates `<db>.waiters/<host>.<pid>`
+   (`turns.WaitMarker`) and removes it once in or on giving up. A holder looks
+   at that folder (one scandir) between requests and while idle:
+   - a reader with nothing queued closes at once;
+   - a writer steps aside at its next request boundary (a scan or run works in
+     batches, each one request and one transaction) once it has had the file
+     for `actor.TURN_S` (1 s) since it last opened it; it then stays away until
+     the markers are gone (the waiters are in) or `MAX_YIELD_S` (1 s) passes,
+     and reopens, retrying DuckDB's lock error while the waiters finish.
+   Stepping aside costs a close (a checkpoint) and a reopen, which is why a
+   writer does it only when someone waits and at most about once a turn.
+   Markers of dead processes on this host are swept by whoever looks.
+5. Retry, then explain. Opening retries DuckDB's lock error, and taking the
+   lease polls, with jittered backoff (10 ms growing to 100 ms) up to
+   `--wait` seconds (default 30). Then the command fails with exit code 3 and
+   `Database is locked by another process: <path> — held by PID n: <command>
+   (since …)` and what to do (`--wait N`, `--read-only`, stop PID n). With no
+   live record (e.g. a `duckdb` shell holds the file) it names the pid DuckDB
+   reports and that process's command line.
+6. Read-only mode (`--read-only`, `CASPARIAN_READONLY=1`, the TUI switch) never
+   takes the lease and refuses every write with exit code 4, naming the action.
+   `Database.request_write_access()` (TUI Settings, `w`) leaves it once the
+   lease can be had.
+7. Status: `db/status.py` turns the actor's own state and the record into the
+   TUI's `writer` / `read-only` / `waiting for lock (PID n: …)` / `locked by
+   PID n: …` plus the other process's activity, without touching the database.
+
+Queue work shared by several `casparian run` processes is coordinated by the
+database itself, not by the lease: planning skips files with a QUEUED or
+RUNNING job for the same parser build, claims are fenced, and each run claims
+a share of what is queued and waits for jobs another run holds (see
+`sentinel/selection.py` and `sentinel/runner.py`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ folder, microseconds — and give the file up when someone is there: a reader
 right after its burst, a writer at its next batch boundary once it has had
 its turn (about a second), because closing a DuckDB file costs a checkpoint.
 Markers of dead processes on this host are stale and swept.
+
+The whole protocol (lease, record, turns, retries, messages) is described in
+one place: the docstring of `db/lease.py`.
 """
 
 from __future__ import annotations
