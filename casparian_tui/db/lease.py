@@ -69,6 +69,8 @@ from pathlib import Path
 
 import filelock
 
+from casparian_tui.errors import DatabaseError
+
 
 def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
@@ -135,14 +137,24 @@ class WriterLease:
         """Take the lease, waiting up to `timeout` seconds; False if not taken."""
         if self.held:
             return True
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except filelock.Timeout:
             return False
-        with self._record_lock:
-            self._since = time.time()
-            self._write_record()
+        except PermissionError as exc:
+            raise DatabaseError(
+                f"Cannot write in {self.db_path.parent}: permission denied.",
+                hint="Check the folder's permissions, or point CASPARIAN_HOME / --db somewhere writable "
+                "(--read-only reads without writing).",
+            ) from exc
+        try:
+            with self._record_lock:
+                self._since = time.time()
+                self._write_record()
+        except PermissionError as exc:
+            self._lock.release(force=True)
+            raise DatabaseError(f"Cannot write the lease record beside {self.db_path}: permission denied.") from exc
         return True
 
     def release(self) -> None:
