@@ -266,6 +266,30 @@ def bench_run(ctx: Context) -> list[Figure]:
     return out
 
 
+def bench_coexist(ctx: Context) -> list[Figure]:
+    """A scan while another process reads every 0.5 s: the scan's slowdown and the reader's latency."""
+    import statistics
+
+    from casparian_tui.bench.coexist_probe import pct, scan_once
+
+    n = ctx.sizes.tree_1m
+    root = corpora.tree(ctx.cache, n)
+    scan_once(root, "-", None)  # warm the page cache; not counted
+    alone, shared, latencies = [], [], []
+    for _ in range(max(ctx.sizes.runs // 2, 1)):
+        alone.append(scan_once(root, "-", None)["scan_s"])
+        run = scan_once(root, "-", 0.5)
+        shared.append(run["scan_s"])
+        latencies.extend(run["latencies"])
+    slowdown = 100 * (statistics.median(shared) / statistics.median(alone) - 1)
+    out = [Figure(f"scan {n:,} files, slowdown with a reader every 0.5 s", "duckdb", "%", 15.0,
+                  samples=[slowdown], compare=f"alone {statistics.median(alone):.2f} s")]
+    if latencies:
+        out.append(Figure("reader latency during that scan (p95)", "duckdb", "s", 2.0,
+                          samples=[pct(latencies, 95)], compare=f"p50 {pct(latencies, 50):.2f} s, {len(latencies)} calls"))
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
     "upsert": bench_upsert,
     "scan": bench_scan,
@@ -276,4 +300,5 @@ BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
     "tui_refresh": bench_tui_refresh,
     "claims": bench_claims,
     "run": bench_run,
+    "coexist": bench_coexist,
 }
