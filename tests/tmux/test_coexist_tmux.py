@@ -47,8 +47,8 @@ def test_tui_answers_and_names_a_cli_scan_in_another_process(tui, tmp_path):
             raise AssertionError((scan.returncode, *scan.communicate()))
         # the live preview queries the catalog the scan is filling
         tui.keys("/")
-        tui.type("*.csv")
-        screen = tui.wait_for("files match *.csv", timeout=10)
+        tui.fill("*.CSV")  # retypes if the keys were lost (the placeholder shows *.csv, so upper case)
+        screen = tui.wait_for("files match *.CSV", timeout=10)
         still_scanning = scan.poll() is None
         first = int(re.search(r"([\d,]+) files match", screen).group(1).replace(",", ""))
         out, err = scan.communicate(timeout=120)
