@@ -53,7 +53,7 @@ def test_discover_create_rule(tui, tmp_path):
     tui.start()
     tui.ready("files 1–30 of 30")
     tui.keys("/")
-    tui.type("case1/*.csv")
+    tui.fill("case1/*.csv")
     tui.wait_for("5 files match")
     tui.keys("Enter")
     tui.keys("n")
