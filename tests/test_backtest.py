@@ -54,7 +54,7 @@ def test_backtest_records_results_without_writing_outputs(db, tmp_path):
     # a rerun tries the previously failed files first
     order = []
     bt.run_backtest(db, spec, "t", workers=1, on_result=lambda r: order.append(r.path.rsplit("/", 1)[1]))
-    assert order[:2] == ["bad1.txt", "bad2.txt"]
+    assert sorted(order[:2]) == ["bad1.txt", "bad2.txt"]  # failed first; their own order is not promised
     # and a sample of 3 still starts with them
     small = bt.run_backtest(db, spec, "t", sample=3, workers=1)
     assert small.files_total == 3 and small.failed == 2

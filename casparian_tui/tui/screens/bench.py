@@ -153,7 +153,7 @@ class BenchScreen(Screen):
         self._summary(Text(f"Backtesting {Path(parser).name} on tag {tag}…"))
         self._cancel = threading.Event()
         self.app.activity = f"backtesting {Path(parser).name}"
-        self.query_one("#bench-results", DataTable).focus()  # so b/p/a/Esc act as keys again
+        self.set_focus(self.query_one("#bench-results", DataTable))  # so b/p/a/Esc act as keys again
         self.run_backtest(parser, tag, sample, self._cancel)
 
     @work(thread=True, exclusive=True, group="bench-run")

@@ -306,7 +306,8 @@ class DiscoverScreen(Screen):
 
     @on(Input.Submitted, "#pattern")
     def _pattern_kept(self) -> None:
-        self.query_one("#files", DataTable).focus()
+        # Now, not via call_later: a key typed right after Enter (n, t…) must reach the table.
+        self.set_focus(self.query_one("#files", DataTable))
 
     def schedule_preview(self) -> None:
         self._preview_seq += 1
@@ -431,7 +432,7 @@ class DiscoverScreen(Screen):
             preview.display = False
             self.pattern = ""
             self.last_preview = None
-            self.query_one("#files", DataTable).focus()
+            self.set_focus(self.query_one("#files", DataTable))
             self.page_offset = 0
             self.run_worker(self.load_files(), exclusive=True, group="files")
 
