@@ -12,47 +12,11 @@ import pyarrow.dataset as ds
 import pytest
 
 from casparian_tui.sentinel import queue as q
-from casparian_tui.sentinel import selection
 from casparian_tui.sentinel.plugin import load_parser
-from casparian_tui.sentinel.runner import RunOptions, Runner
+from casparian_tui.sentinel.runner import Runner
 
-ONE_ROW = """
-NAME = "one_row"
-VERSION = "1"
-import os, time
-def parse(path):
-    name = os.path.basename(path)
-    {body}
-    return [{{"name": name, "size": os.path.getsize(path)}}]
-"""
-
-
-def make_parser(tmp_path: Path, body: str = "pass") -> Path:
-    p = tmp_path / "parser.py"
-    p.write_text(ONE_ROW.format(body=body))
-    return p
-
-
-def make_files(folder: Path, n: int, names: list[str] | None = None) -> list[str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i, name in enumerate(names or [f"f{i:05d}.txt" for i in range(n)]):
-        p = folder / name
-        p.write_text(f"file {i}\n")
-        out.append(str(p))
-    return out
-
-
-def plan(db, spec, paths, force=False, max_attempts=3):
-    disk = selection.expand_paths(paths)
-    return db.write("plan", lambda c: selection.plan_jobs(
-        c, spec, selection.register_paths(c, disk), force, max_attempts))
-
-
-def opts(tmp_path, **kw) -> RunOptions:
-    base = dict(output_root=tmp_path / "out", workers=2, timeout_s=30, retry_base_s=0.01, flush_s=0.5)
-    base.update(kw)
-    return RunOptions(**base)
+# The tiny parser and the plan/run helpers are shared with the other Sentinel tests.
+from sentinel_rows import make_files, make_parser, opts, plan  # noqa: E402
 
 
 def output_rows(tmp_path, output="one_row"):
