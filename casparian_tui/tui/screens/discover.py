@@ -22,6 +22,7 @@ from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, Fil
 from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
+from casparian_tui.tui.widgets.preview_text import render_preview
 from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.text_input import TextInput
 
@@ -502,17 +503,3 @@ class DiscoverScreen(Screen):
         self.page_offset = 0
         self.run_worker(self.load_files(), exclusive=True, group="files")
 
-
-def render_preview(p: Preview) -> Text:
-    text = Text()
-    text.append(f"{p.count:,} files match ", style="bold")
-    text.append(p.pattern)
-    if p.by_extension:
-        text.append("\nby extension: ", style="dim")
-        text.append("  ".join(f"{k or '(none)'} {v:,}" for k, v in list(p.by_extension.items())[:8]))
-    if p.by_folder:
-        text.append("\nby folder:    ", style="dim")
-        text.append("  ".join(f"{k} {v:,}" for k, v in list(p.by_folder.items())[:5]))
-    for path in p.sample[:20]:
-        text.append("\n  " + path)
-    return text
