@@ -70,6 +70,23 @@ class CasparianApp(App):
         )
         return True
 
+    # ---- screen switches -------------------------------------------------------
+    _unmasked_switch = False
+
+    def switch_mode(self, mode: str):
+        # Textual hides every mode switch behind a 50 ms pause of all painting
+        # (delay_update) so a screen being built is not seen half done. A
+        # screen visited before is already built: show it at the next frame.
+        self._unmasked_switch = mode in self._screen_stacks  # private; textual is pinned
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._unmasked_switch = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._unmasked_switch:
+            super().delay_update(delay)
+
     # ---- keys ----------------------------------------------------------------
     def action_help(self) -> None:
         screen = self.screen

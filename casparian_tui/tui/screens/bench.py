@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from casparian_tui.contracts import store as contracts
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel.plugin import load_parser
 from casparian_tui.tui.messages import BacktestDone, BacktestFileDone
+from casparian_tui.tui.screens.base import ModeScreen
+from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 from casparian_tui.tui.widgets.text_input import TextInput
 
@@ -48,7 +49,7 @@ def parser_files(home: Path) -> list[Path]:
     return found
 
 
-class BenchScreen(Screen):
+class BenchScreen(ModeScreen):
     TITLE = "Parser Bench"
     HELP_KEYS = HELP_KEYS
     BINDINGS = [

@@ -10,20 +10,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static, Tree
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static, Tree
 
 from casparian_tui.errors import CasparianError
 from casparian_tui.scout import catalog, rules, tags
 from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
+from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
+from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.preview_text import render_preview
 from casparian_tui.tui.widgets.status_bar import StatusBar
+from casparian_tui.tui.widgets.refill import forget, refill
 from casparian_tui.tui.widgets.text_input import TextInput
 
 PAGE = 100
@@ -42,7 +44,7 @@ HELP_KEYS = [
 ]
 
 
-class DiscoverScreen(Screen):
+class DiscoverScreen(ModeScreen):
     TITLE = "Discover"
     BINDINGS = [
         Binding("s", "add_source", "Add source"),
@@ -72,6 +74,7 @@ class DiscoverScreen(Screen):
         self._debounce: Timer | None = None
         self._scanner = None
         self.source_ids: list[int] = []
+        self._table_info: str | None = None  # the text #table-info shows
 
     # ---- layout ----------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -192,23 +195,19 @@ class DiscoverScreen(Screen):
         total, rows = await self.app.db_read(read)
         self.app.last_refresh_ms = (time.perf_counter() - started) * 1000
         self.file_total = total
-        table = self.query_one("#files", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for r in rows:
-            mark = "●" if r["id"] in self.selected else " "
-            table.add_row(
-                mark,
+        cells = [
+            (
+                "●" if r["id"] in self.selected else " ",
                 Text(r["rel_path"]),
                 Text(", ".join(r["tags"])),
                 human_bytes(r["size"]),
                 Text(r["extension"] or ""),
                 Text(r["status"]),
                 human_time(r["mtime"]),
-                key=str(r["id"]),
             )
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+            for r in rows
+        ]
+        refill(self.query_one("#files", DataTable), [str(r["id"]) for r in rows], cells)
         self.update_table_info(len(rows))
 
     def update_table_info(self, shown: int) -> None:
@@ -225,7 +224,11 @@ class DiscoverScreen(Screen):
             parts.append(f"folder={self.folder[1]}")
         if self.selected:
             parts.append(f"{len(self.selected):,} selected")
-        self.query_one("#table-info", Static).update(Text(" · ".join(parts)))
+        text = " · ".join(parts)
+        if text != self._table_info:
+            self._table_info = text
+            # One row by the CSS whatever the text, so no layout pass is needed.
+            self.query_one("#table-info", Static).update(Text(text), layout=False)
 
     @on(CatalogChanged)
     def _catalog_changed(self, _msg: CatalogChanged) -> None:
@@ -280,6 +283,7 @@ class DiscoverScreen(Screen):
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         fid = int(key.value)
+        forget(table)  # changed by hand below
         if fid in self.selected:
             self.selected.discard(fid)
             table.update_cell(key, "sel", " ")

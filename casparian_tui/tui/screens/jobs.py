@@ -11,14 +11,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
+from casparian_tui.tui.screens.base import ModeScreen
+from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
+from casparian_tui.tui.widgets.refill import refill, update_static
 
 PAGE = 200
 STATUS_STYLE = {"QUEUED": "cyan", "RUNNING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "dim"}
@@ -33,7 +35,7 @@ HELP_KEYS = [
 ]
 
 
-class JobsScreen(Screen):
+class JobsScreen(ModeScreen):
     TITLE = "Jobs"
     HELP_KEYS = HELP_KEYS
     BINDINGS = [
@@ -77,7 +79,14 @@ class JobsScreen(Screen):
         d.add_column("error", key="error", width=60)
         t.focus()
         self.refresh_jobs()
-        self.set_interval(max(self.app.status_interval * 2, 0.2), self.refresh_jobs)
+        self.set_interval(max(self.app.status_interval * 2, 0.2), self._tick)
+
+    def _tick(self) -> None:
+        # Hidden (another mode is shown): no polling. Each poll would reopen the
+        # database after the actor's idle grace and repaint tables nobody sees;
+        # coming back refreshes at once (on_screen_resume).
+        if self.is_current:
+            self.refresh_jobs()
 
     def on_screen_resume(self) -> None:
         self.refresh_jobs()
@@ -109,14 +118,11 @@ class JobsScreen(Screen):
         text.append("dead letter ", style="dim")
         text.append(f"{dead:,}", style="red" if dead else "")
         text.append(f"   filter: {self.status_filter.lower() if self.status_filter else 'all'}", style="dim")
-        self.query_one("#jobs-counts", Static).update(text)
+        update_static(self.query_one("#jobs-counts", Static), text)
 
     def _fill_jobs(self, rows) -> None:
-        table = self.query_one("#jobs-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for r in rows:
-            table.add_row(
+        cells = [
+            (
                 str(r.id),
                 Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
                 Text(r.parser),
@@ -124,19 +130,14 @@ class JobsScreen(Screen):
                 f"{r.attempts}/{r.max_attempts}",
                 "" if r.rows_out is None else f"{r.rows_out:,}",
                 Text(r.error),
-                key=str(r.id),
             )
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+            for r in rows
+        ]
+        refill(self.query_one("#jobs-table", DataTable), [str(r.id) for r in rows], cells)
 
     def _fill_dead(self, dead) -> None:
-        table = self.query_one("#dead-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for d in dead:
-            table.add_row(str(d.job_id), Text(d.parser), Text(short_path(d.file)), str(d.attempts), Text(d.error), key=str(d.job_id))
-        if dead:
-            table.move_cursor(row=min(cursor, len(dead) - 1))
+        cells = [(str(d.job_id), Text(d.parser), Text(short_path(d.file)), str(d.attempts), Text(d.error)) for d in dead]
+        refill(self.query_one("#dead-table", DataTable), [str(d.job_id) for d in dead], cells)
 
     # ---- detail ----------------------------------------------------------
     def _active_table(self) -> DataTable:
@@ -162,14 +163,14 @@ class JobsScreen(Screen):
         job_id = self._cursor_job()
         panel = self.query_one("#job-detail", Static)
         if job_id is None:
-            panel.update("No jobs here yet. Run a parser: casparian run PARSER.py --tag TAG")
+            update_static(panel, "No jobs here yet. Run a parser: casparian run PARSER.py --tag TAG")
             return
         try:
             detail = await self.app.db_read(lambda c: jobs.job_detail(c, job_id))
         except CasparianError as err:
             panel.update(Text(err.message, style="red"))
             return
-        panel.update(render_detail(detail))
+        update_static(panel, render_detail(detail))
 
     # ---- steering --------------------------------------------------------
     def action_cycle_filter(self) -> None:

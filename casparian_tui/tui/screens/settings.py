@@ -9,8 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, Static, Switch
+from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from casparian_tui import __version__
 from casparian_tui.db.info import file_size
@@ -19,6 +18,8 @@ from casparian_tui.db.migrate import current_version
 from casparian_tui.db.status import lease_state, short_holder
 from casparian_tui.errors import CasparianError
 from casparian_tui.units import human_bytes
+from casparian_tui.tui.screens.base import ModeScreen
+from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
@@ -29,7 +30,7 @@ HELP_KEYS = [
 ]
 
 
-class SettingsScreen(Screen):
+class SettingsScreen(ModeScreen):
     TITLE = "Settings"
     HELP_KEYS = HELP_KEYS
     BINDINGS = [("w", "request_write", "Request write access")]
