@@ -359,6 +359,19 @@ def _extension(tokens: tuple) -> str | None:
 # ---- SQL -------------------------------------------------------------------
 
 
+def anchored_regex(glob: Glob) -> str:
+    """`glob.regex` for DuckDB's regexp_matches (a search) instead of a full match.
+
+    The same language ('^' and '$' anchor at the text's ends in RE2 without
+    (?m)), except that a trailing `.*` (a pattern ending in '**') is dropped:
+    under (?s) "a prefix matches" is the same test, and RE2 can stop at the
+    end of the prefix instead of reading the rest of every path.
+    """
+    if glob.tokens and glob.tokens[-1] == ("any",):
+        return "(?s)^(?:" + _to_regex(glob.tokens[:-1], glob.case_sensitive)[4:] + ")"
+    return "(?s)^(?:" + glob.regex[4:] + ")$"
+
+
 def like_operator(backend: str, case_sensitive: bool) -> str:
     # SQLite's LIKE ignores ASCII case already (and has no ILIKE); DuckDB's LIKE
     # is case-sensitive. SQLite's LIKE cannot be exact for case-sensitive globs.
@@ -370,19 +383,7 @@ def like_operator(backend: str, case_sensitive: bool) -> str:
 def glob_condition(glob: Glob, backend: str, alias: str = "f") -> tuple[str, list]:
     """SQL condition (and its parameters) true for rows of scout_files matching `glob`."""
     a = f"{alias}." if alias else ""
-    col = a + glob.target
-    like, exact = _to_like(glob.tokens, glob.target, backend)
-    if glob.case_sensitive and backend == "sqlite":
-        exact = False  # SQLite's LIKE ignores ASCII case: a superset only
-    conds: list[str] = []
-    params: list = []
-    if like != "%":
-        conds.append(f"{col} {like_operator(backend, glob.case_sensitive)} ?")
-        params.append(like)
-    if not exact:
-        conds.append(f"regexp_full_match({col}, ?)")
-        params.append(glob.regex)
-    match = " AND ".join(conds) or "TRUE"
+    match, params = _match_condition(glob, backend, a)
     if glob.extension is not None and _is_star_dot_ext(glob):
         # `*.evtx`: the extension column alone decides, except for names that
         # are only dots + "evtx" (extension ''). Reading one small dictionary
@@ -397,6 +398,54 @@ def glob_condition(glob: Glob, backend: str, alias: str = "f") -> tuple[str, lis
     if glob.negate:
         sql = f"NOT coalesce(({sql}), FALSE)"  # a NULL extension must not hide a file
     return sql, params
+
+
+def extension_branches(glob: Glob, backend: str, alias: str = "f") -> list[tuple[str, list]] | None:
+    """`glob_condition` of a positive glob with a known extension, as two
+    disjoint conditions (extension = EXT, extension = '') whose OR it is.
+
+    DuckDB pushes a plain `extension = ?` into the table scan and then reads
+    the other columns only for the rows that pass, which it cannot do for the
+    OR / IN of glob_condition: a query that reads many columns of the matches
+    (the pattern preview) is cheaper as a UNION ALL of the two branches.
+    None when the glob has no such split.
+    """
+    if glob.negate or glob.extension is None:
+        return None
+    a = f"{alias}." if alias else ""
+    match, params = _match_condition(glob, backend, a)
+    if _is_star_dot_ext(glob):
+        first = (f"{a}extension = ?", [glob.extension])
+    else:
+        first = (f"{a}extension = ? AND {match}", [glob.extension, *params])
+    return [first, (f"{a}extension = '' AND {match}", list(params))]
+
+
+def _match_condition(glob: Glob, backend: str, a: str) -> tuple[str, list]:
+    """The LIKE prefilter and, unless the LIKE is exact, the regex on the glob's column."""
+    col = a + glob.target
+    like, exact = _to_like(glob.tokens, glob.target, backend)
+    if glob.case_sensitive and backend == "sqlite":
+        exact = False  # SQLite's LIKE ignores ASCII case: a superset only
+    conds: list[str] = []
+    params: list = []
+    if like != "%":
+        like_sql = f"{col} {like_operator(backend, glob.case_sensitive)} ?"
+        # DuckDB keeps a bare `col ILIKE 'abc%'` (no leading '%') in a filter
+        # above the table scan, so every column the query reads is decoded for
+        # every row; wrapped, it is pushed into the scan, which then decodes
+        # the other columns only for the rows that pass (measured 2-3x less
+        # CPU for a rare prefix over 10^6 names). NULL and FALSE filter alike.
+        conds.append(f"coalesce({like_sql}, FALSE)" if backend == "duckdb" else like_sql)
+        params.append(like)
+    if not exact:
+        if backend == "duckdb":
+            conds.append(f"regexp_matches({col}, ?)")
+            params.append(anchored_regex(glob))
+        else:
+            conds.append(f"regexp_full_match({col}, ?)")
+            params.append(glob.regex)
+    return " AND ".join(conds) or "TRUE", params
 
 
 def _is_star_dot_ext(glob: Glob) -> bool:

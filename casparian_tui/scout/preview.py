@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from casparian_tui.db.connection import Connection
 from casparian_tui.scout.catalog import FileFilter
 from casparian_tui.scout.pathcodec import display_name
-from casparian_tui.scout.patterns import compile_glob
+from casparian_tui.scout.patterns import Glob, compile_glob, extension_branches
 
 SAMPLE_SIZE = 20
 TOP = 20
@@ -51,12 +51,9 @@ def preview(
     """
     started = time.perf_counter()
     glob = compile_glob(pattern, case_sensitive=case_sensitive)
-    flt = FileFilter(source_id=source_id, globs=[glob])
-    where, params = flt.where(conn.backend)
+    matches, params = _matches_sql(conn.backend, glob, source_id)
     sql = f"""
-        WITH m AS MATERIALIZED (
-            SELECT f.rel_path, f.parent_path, f.extension FROM scout_files f WHERE {where}
-        )
+        WITH m AS MATERIALIZED ({matches})
         SELECT 'n' AS kind, NULL AS k, count(*) AS n FROM m
         UNION ALL SELECT * FROM (
             SELECT 'e', coalesce(extension, ''), count(*) AS n FROM m
@@ -84,3 +81,27 @@ def preview(
     out.by_folder = dict(sorted(out.by_folder.items(), key=lambda kv: (-kv[1], kv[0])))
     out.elapsed_ms = (time.perf_counter() - started) * 1000
     return out
+
+
+_MATCH_COLUMNS = "SELECT f.rel_path, f.parent_path, f.extension FROM scout_files f WHERE "
+
+
+def _matches_sql(backend: str, glob: Glob, source_id: int | None) -> tuple[str, list]:
+    """The query for the matching rows (the columns the preview reads).
+
+    On DuckDB a glob with a known extension is asked as two disjoint branches
+    (extension = EXT / extension = ''), each a filter the table scan applies
+    itself, so it reads paths only for matching rows: about a third less
+    work for `*.log` over 10^6 files than the single OR. SQLite gains nothing
+    from that and keeps the one condition (its extension index serves both).
+    """
+    branches = extension_branches(glob, backend) if backend == "duckdb" else None
+    if not branches:
+        where, params = FileFilter(source_id=source_id, globs=[glob]).where(backend)
+        return _MATCH_COLUMNS + where, params
+    base, base_params = FileFilter(source_id=source_id).where(backend)
+    parts, params = [], []
+    for cond, cond_params in branches:
+        parts.append(f"{_MATCH_COLUMNS}{base} AND {cond}")
+        params += [*base_params, *cond_params]
+    return " UNION ALL ".join(parts), params
