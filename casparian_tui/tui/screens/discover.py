@@ -19,13 +19,14 @@ from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
+from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.preview_text import render_preview
 from casparian_tui.tui.widgets.status_bar import StatusBar
-from casparian_tui.tui.widgets.refill import forget, refill
+from casparian_tui.tui.widgets.refill import forget, refill, update_static
 from casparian_tui.tui.widgets.text_input import TextInput
 
 PAGE = 100
@@ -74,7 +75,6 @@ class DiscoverScreen(ModeScreen):
         self._debounce: Timer | None = None
         self._scanner = None
         self.source_ids: list[int] = []
-        self._table_info: str | None = None  # the text #table-info shows
 
     # ---- layout ----------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -90,7 +90,7 @@ class DiscoverScreen(ModeScreen):
                 yield Static("", id="preview")
                 yield Static("", id="empty-state")
                 yield Static("", id="table-info")
-                yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+                yield FixedTable(id="files", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="scan-row"):
                     yield Static("", id="scan-label")
                     yield ProgressBar(id="scan-bar", show_eta=False, show_percentage=False)
@@ -224,11 +224,8 @@ class DiscoverScreen(ModeScreen):
             parts.append(f"folder={self.folder[1]}")
         if self.selected:
             parts.append(f"{len(self.selected):,} selected")
-        text = " · ".join(parts)
-        if text != self._table_info:
-            self._table_info = text
-            # One row by the CSS whatever the text, so no layout pass is needed.
-            self.query_one("#table-info", Static).update(Text(text), layout=False)
+        # One row by the CSS whatever the text, so no layout pass is needed.
+        update_static(self.query_one("#table-info", Static), Text(" · ".join(parts)), layout=False)
 
     @on(CatalogChanged)
     def _catalog_changed(self, _msg: CatalogChanged) -> None:

@@ -17,6 +17,7 @@ from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
 from casparian_tui.tui.screens.base import ModeScreen
+from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
@@ -55,9 +56,9 @@ class JobsScreen(ModeScreen):
             yield Static("", id="jobs-counts")
             with TabbedContent(id="jobs-tabs"):
                 with TabPane("Queue", id="tab-queue"):
-                    yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+                    yield FixedTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
                 with TabPane("Dead letter", id="tab-dead"):
-                    yield DataTable(id="dead-table", cursor_type="row", zebra_stripes=True)
+                    yield FixedTable(id="dead-table", cursor_type="row", zebra_stripes=True)
             yield Static("Select a job to see its error, traceback and history.", id="job-detail")
         yield StatusBar()
         yield Footer()

@@ -53,9 +53,12 @@ def forget(table: DataTable) -> None:
     _shown.pop(table, None)
 
 
-def update_static(widget: Static, content: VisualType) -> bool:
-    """`widget.update(content)` unless it already shows equal content (skips a layout and repaint)."""
+def update_static(widget: Static, content: VisualType, *, layout: bool = True) -> bool:
+    """`widget.update(content)` unless it already shows equal content (skips a layout and repaint).
+
+    layout=False: the widget's size does not depend on its text (fixed by CSS).
+    """
     if _comparable(widget.content) == _comparable(content):
         return False
-    widget.update(content)
+    widget.update(content, layout=layout)
     return True

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from casparian_tui.db.status import lease_state, other_activity
+from casparian_tui.tui.widgets.refill import update_static
 
 
 def short_path(path) -> str:
@@ -49,4 +50,6 @@ class StatusBar(Static):
         if activity:
             text.append(" · ")
             text.append(activity, style="cyan")
-        self.update(text)
+        # Twice a second: most ticks change nothing, and the bar is one row
+        # whatever it says (CSS), so no relayout of the screen either.
+        update_static(self, text, layout=False)
