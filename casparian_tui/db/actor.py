@@ -23,7 +23,7 @@ import duckdb
 import sqlite3
 
 from casparian_tui.config import Settings
-from casparian_tui.db import duckdb_backend, sqlite_backend
+from casparian_tui.db import duckdb_backend, lock_probe, sqlite_backend
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import WriterLease, describe_holder, read_holder
 from casparian_tui.db.migrate import check_not_newer, current_version, migrate
@@ -42,6 +42,11 @@ _BACKOFF_START_S = 0.01
 # Retries are cheap (DuckDB fails at the lock) and a holder that steps aside
 # is only away for a moment, so keep polling often.
 _BACKOFF_MAX_S = 0.1
+# While waiting for DuckDB's lock, look whether it is free this often.
+_PROBE_S = 0.002
+# A probe that said "free" this many times in a row while the connect still
+# failed cannot see the lock (e.g. a network filesystem): back off blindly.
+_PROBE_MISSES_MAX = 5
 # A writer keeps the file at least this long before stepping aside for a
 # waiter: closing costs a checkpoint, so at most about once a second.
 TURN_S = 1.0
@@ -366,6 +371,7 @@ class DbActor:
     def _open(self, read_only: bool, deadline: float) -> Connection:
         factory = duckdb_backend.DuckDBConnection if self.settings.backend == "duckdb" else sqlite_backend.SQLiteConnection
         delay = _BACKOFF_START_S
+        probe_misses, looked_free = 0, False
         try:
             while True:
                 try:
@@ -382,13 +388,36 @@ class DbActor:
                     self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
                     if time.monotonic() >= deadline:
                         raise self._locked_error(holder, pid) from exc
-                    time.sleep(delay * random.uniform(0.5, 1.5))
+                    # The probe said free, yet the connect failed: a race, or a
+                    # filesystem the probe cannot see into.
+                    if probe_misses < _PROBE_MISSES_MAX:
+                        probe_misses = probe_misses + 1 if looked_free else 0
+                    pause = delay * random.uniform(0.5, 1.5)
+                    if probe_misses < _PROBE_MISSES_MAX:
+                        looked_free = self._await_unlocked(read_only, min(time.monotonic() + pause, deadline))
+                    else:
+                        time.sleep(pause)  # blind for the rest of this wait
                     delay = min(delay * 1.6, _BACKOFF_MAX_S)
                 except sqlite3.Error as exc:
                     raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
         finally:
             self.waiting_for = None
             self._marker.withdraw()
+
+    def _await_unlocked(self, read_only: bool, until: float) -> bool:
+        """Sleep until the holder lets go (True) or `until` passes (False).
+
+        Looking is microseconds (see lock_probe) while a failed connect costs
+        ~20 ms, so we look often and connect only when the file looks free:
+        the gap a stepping-aside writer leaves is used at once.
+        """
+        path = self.settings.db_path
+        while True:
+            if lock_probe.conflicting_pid(path, write=not read_only) is None:
+                return True
+            if time.monotonic() >= until:
+                return False
+            time.sleep(_PROBE_S)
 
     def _locked_error(self, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
         path = self.settings.db_path

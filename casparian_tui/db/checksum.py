@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.duckdb_backend import _CONFIG
+from casparian_tui.db.duckdb_backend import _CONFIG, quiet
 
 MASK = 2**64 - 1
 
@@ -71,7 +71,7 @@ class BatchHasher:
     """Hashes Arrow batches in a private in-memory DuckDB (any thread, one at a time)."""
 
     def __init__(self) -> None:
-        self._con = duckdb.connect(":memory:", config=_CONFIG)
+        self._con = quiet(duckdb.connect(":memory:", config=_CONFIG))
 
     def add(self, total: TableSum, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:

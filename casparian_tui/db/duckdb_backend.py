@@ -19,6 +19,14 @@ _stage_ids = itertools.count()
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """DuckDB draws its own progress bar on stdout for statements over ~2 s,
+    which corrupts `--json` output (seen on a loaded machine during a scan's
+    final statements); we report progress ourselves. A per-session setting."""
+    con.execute("SET enable_progress_bar = false").fetchall()
+    return con
+
+
 def is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
 
@@ -44,7 +52,7 @@ class DuckDBConnection(Connection):
                 f"Not a DuckDB database: {path}", hint="It looks like a SQLite database: add --backend sqlite."
             )
         try:
-            self._con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+            self._con = quiet(duckdb.connect(str(path), read_only=read_only, config=_CONFIG))
         except duckdb.IOException as exc:
             if "not a valid DuckDB database" in str(exc):
                 hint = "Point --db at a DuckDB file, or a new path to create one."
