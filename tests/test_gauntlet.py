@@ -99,14 +99,14 @@ def _emulate_permissions(root) -> bool:
 
 
 def _refuse_mode_000(monkeypatch):
-    real = os.scandir
+    real = walker_mod._listing
 
-    def scandir(path="."):
+    def listing(path):
         if stat.S_IMODE(os.stat(path).st_mode) == 0:
             raise PermissionError(13, "Permission denied", path)
         return real(path)
 
-    monkeypatch.setattr(walker_mod.os, "scandir", scandir)
+    monkeypatch.setattr(walker_mod, "_listing", listing)
 
 
 def _catalog(db, source_id) -> dict[bytes, tuple]:

@@ -283,16 +283,16 @@ def test_unreadable_folder_is_an_error_and_protects_its_files(db, tmp_path, monk
     locked = sorted(p for p in os.listdir(root))[0]
     under = [r for r in _files(db, src.id) if r.startswith(locked + "/")]
     assert under
-    real_scandir = os.scandir
+    real_listing = walker_mod._listing
     blocked = os.path.join(str(root), locked)
 
-    def scandir(path="."):
+    def listing(path):
         if os.fspath(path) == blocked:
             raise PermissionError(13, "Permission denied", path)
-        return real_scandir(path)
+        return real_listing(path)
 
     # As root, chmod 000 does not stop reading, so the refusal is simulated.
-    monkeypatch.setattr(walker_mod.os, "scandir", scandir)
+    monkeypatch.setattr(walker_mod, "_listing", listing)
     os.remove(root / under[0])  # gone, but unseen: must not be marked deleted
     res = _scan(db, src)
     assert res.status == "completed"
@@ -409,7 +409,7 @@ def test_files_vanishing_mid_scan_are_skipped_and_folders_reported(db, tmp_path,
     for n in ("keep.txt", "vanish.txt"):
         _write(root / "a" / n)
     _write(root / "b" / "x.txt")
-    real_scandir = os.scandir
+    real_listing = walker_mod._listing
 
     class Vanishing:
         """A DirEntry whose file is deleted between readdir and stat."""
@@ -432,22 +432,48 @@ def test_files_vanishing_mid_scan_are_skipped_and_folders_reported(db, tmp_path,
 
     class Listing:
         def __init__(self, path):
-            self._it = real_scandir(path)
+            self._cm = real_listing(path)
 
         def __enter__(self):
-            return (Vanishing(e) if e.name == "vanish.txt" else e for e in self._it)
+            return (Vanishing(e) if e.name == "vanish.txt" else e for e in self._cm.__enter__())
 
         def __exit__(self, *exc):
-            self._it.close()
+            return self._cm.__exit__(*exc)
 
-    def scandir(path="."):
+    def listing(path):
         if os.path.basename(os.fspath(path)) == "b":
             raise FileNotFoundError(2, "No such file or directory", path)  # the folder went away
         return Listing(path)
 
-    monkeypatch.setattr(walker_mod.os, "scandir", scandir)
+    monkeypatch.setattr(walker_mod, "_listing", listing)
     src = add_source(db, root)
     res = _scan(db, src)
     assert res.status == "completed" and res.files_found == 1
     assert set(_files(db, src.id)) == {"a/keep.txt"}
     assert res.errors == [{"path": "b", "error": "No such file or directory"}]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.txt", "A.TXT", "noext", ".bashrc", ".", "..", "...", "a.", "a..", ".a.b", "..a.b", "a.b.c",
+     "x.Tar.GZ", "é.É", "\uf8ff.x", "a.\uf8ff", "line\n.Log", "日本.テキスト", "..."],
+)
+def test_batch_extension_is_splitext_lowercased(name):
+    # build_batch derives extensions with Arrow kernels; they must agree with
+    # os.path.splitext of the stored name (ESC doubled, see pathcodec) on any name.
+    batch = walker_mod.build_batch([name], [0], [1], [1000], [7], [""], [1])
+    assert batch.column("extension").to_pylist() == [os.path.splitext(encode_name(name))[1][1:].lower()]
+
+
+def test_batch_extension_matches_splitext_on_random_names():
+    import random
+
+    rnd = random.Random(7)
+    alphabet = ".aB.\uf8ffé.İ\n"
+    names = sorted({"".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 9))) for _ in range(5000)})
+    n = len(names)
+    batch = walker_mod.build_batch(names, [0] * n, [1] * n, [1000] * n, list(range(n)), [""], [1])
+    got = batch.column("extension").to_pylist()
+    # utf8_lower is the simple lowercase: 'İ' -> 'i' where str.lower gives 'i̇'
+    want = [os.path.splitext(encode_name(x))[1][1:].replace("İ", "i").lower() for x in names]
+    assert got == want
