@@ -66,3 +66,55 @@ def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
     assert summary["batches"] > 0, summary
     if backend == "duckdb":
         assert summary["steps_aside"] >= 1, summary
+
+
+HOLD_READ_ONLY = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("holding", flush=True)
+sys.stdin.readline()
+con.close()
+"""
+
+
+def _markers(path):
+    folder = path.with_name(path.name + ".waiters")
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
+    """DuckDB read locks are shared: a reader that arrives while a writer waits
+    for a read-only holder could slip in beside it, and a stream of such
+    readers would keep the writer out. A newcomer waits for the writer instead."""
+    from casparian_tui.config import Settings
+    from waiting import wait_for
+
+    path = tmp_path / "first.duckdb"
+    with Database(Settings.resolve(db=path, backend="duckdb", env={})) as db:
+        db.query_value("SELECT 1")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_READ_ONLY, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    writer = reader = None
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "duckdb", "0.3"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: any(m.endswith(".w") for m in _markers(path)), timeout=30)
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "duckdb"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        # The reader announces itself as waiting rather than opening beside the holder...
+        wait_for(lambda: any(m.endswith(".r") for m in _markers(path)), timeout=30)
+        assert reader.poll() is None and writer.poll() is None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        # ...and answers only after the writer has had the file.
+        w_out, w_err = writer.communicate(timeout=60)
+        r_out, r_err = reader.communicate(timeout=60)
+        assert writer.returncode == 0, w_err
+        assert reader.returncode == 0, r_err
+        assert json.loads(r_out)["count"] >= 20000  # it saw the writer's first batch at least
+    finally:
+        for proc in (holder, writer, reader):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -9,8 +9,9 @@ seconds for as long as the scan runs. Prints the scan times, the slowdown and
 the reader's latencies (p50/p95/max), and one JSON line.
 
 The tree is reused from /tmp/casparian_scan_probe/tree_<n> (scan_probe makes
-it) or made with `make_tree`. `--turn` overrides the actor's TURN_S in the scan
-process, to measure the trade-off between reader latency and scan slowdown.
+it) or made with `make_tree`. `--turn` overrides the actor's TURN_S (the
+shortest turn) in the scan process, to measure the trade-off between reader
+latency and scan slowdown.
 """
 
 from __future__ import annotations

@@ -50,6 +50,13 @@ _PROBE_MISSES_MAX = 5
 # A writer keeps the file at least this long before stepping aside for a
 # waiter: closing costs a checkpoint, so at most about once a second.
 TURN_S = 1.0
+# ...and longer when stepping aside turns out to be dear (a slow disk, a busy
+# machine): long enough that the time away is about AWAY_SHARE of the turn,
+# but never over TURN_MAX_S, so a waiter still gets in within about 2 s.
+TURN_MAX_S = 1.5
+AWAY_SHARE = 0.12
+# A reader that finds a writer waiting lets it go first, for at most this long.
+MAX_DEFER_S = 2.0
 # How long a writer that stepped aside stays away if the waiter is slow.
 MAX_YIELD_S = 1.0
 # While idle with the file open, look for waiters this often (a scandir).
@@ -94,6 +101,8 @@ class DbActor:
         self._marker = WaitMarker(settings.db_path)
         self._opened_at = 0.0
         self.steps_aside = 0  # times we gave the file up for a waiter
+        self._stepped_aside_at: float | None = None
+        self._away_s = 0.0  # running mean of the time away when stepping aside (closed to reopened)
         self._yielding = False
         self._idle_since: float | None = None  # when the queue went quiet with the file open
         self.opens = 0  # connections opened so far; tests and the bench read it
@@ -131,6 +140,11 @@ class DbActor:
     @property
     def connected(self) -> bool:
         return self._conn is not None
+
+    @property
+    def turn_s(self) -> float:
+        """How long we keep the file before stepping aside for a waiter."""
+        return min(TURN_MAX_S, max(TURN_S, self._away_s / AWAY_SHARE))
 
     @property
     def is_writer(self) -> bool:
@@ -218,15 +232,18 @@ class DbActor:
             return False
         if not self.lease.held:
             return True  # a reader with nothing to do: let the waiter in now
-        return now - self._opened_at >= TURN_S
+        return now - self._opened_at >= self.turn_s
 
     def _maybe_step_aside(self) -> None:
         """At a request boundary, give the file up for a waiting process."""
-        if self._conn is None or time.monotonic() - self._opened_at < TURN_S:
+        if self._conn is None or time.monotonic() - self._opened_at < self.turn_s:
             return
         if not others_waiting(self.settings.db_path):
             return
         self._close()
+        # The checkpoint in close is work a scan does anyway (DuckDB checkpoints
+        # as its log grows); what stepping aside costs is the time away after it.
+        self._stepped_aside_at = time.monotonic()
         self.steps_aside += 1
         deadline = time.monotonic() + MAX_YIELD_S
         while time.monotonic() < deadline and others_waiting(self.settings.db_path):
@@ -354,7 +371,7 @@ class DbActor:
     def _take_lease(self, deadline: float) -> None:
         if self.lease.acquire(timeout=0):
             return
-        self._marker.announce()
+        self._marker.announce(writer=True)
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -373,16 +390,22 @@ class DbActor:
         delay = _BACKOFF_START_S
         probe_misses, looked_free = 0, False
         try:
+            if read_only and self.settings.backend == "duckdb":
+                self._let_waiting_writer_first(deadline)
             while True:
                 try:
                     conn = factory(self.settings.db_path, read_only=read_only)
                     self.opens += 1
                     self._opened_at = time.monotonic()
+                    if self._stepped_aside_at is not None:
+                        away = self._opened_at - self._stepped_aside_at
+                        self._away_s = away if self._away_s == 0 else (self._away_s + away) / 2
+                        self._stepped_aside_at = None
                     return conn
                 except duckdb.IOException as exc:
                     if not duckdb_backend.is_lock_error(exc):
                         raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
-                    self._marker.announce()
+                    self._marker.announce(writer=not read_only)
                     holder = read_holder(self.settings.db_path)
                     pid = duckdb_backend.lock_error_pid(exc)
                     self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
@@ -403,6 +426,20 @@ class DbActor:
         finally:
             self.waiting_for = None
             self._marker.withdraw()
+
+    def _let_waiting_writer_first(self, deadline: float) -> None:
+        """A reader arriving while a writer waits for the file lets it go first.
+
+        DuckDB's read locks are shared, so without this a stream of readers
+        that overlap each other would keep a waiting writer out for ever.
+        """
+        path = self.settings.db_path
+        if not others_waiting(path, writers_only=True):
+            return
+        self._marker.announce(writer=False)
+        until = min(deadline, time.monotonic() + MAX_DEFER_S)
+        while time.monotonic() < until and others_waiting(path, writers_only=True):
+            time.sleep(0.005)
 
     def _await_unlocked(self, read_only: bool, until: float) -> bool:
         """Sleep until the holder lets go (True) or `until` passes (False).

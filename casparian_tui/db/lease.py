@@ -24,20 +24,32 @@ module, and `db/turns.py` (waiter markers):
    and writers need none of this (WAL, `BEGIN IMMEDIATE`), but SQLite writers
    still take the lease so status lines can say who is writing.
 4. Waiters announce themselves. A process that cannot get in (the lease is
-   taken, or DuckDB's file lock is held) creates `<db>.waiters/<host>.<pid>`
-   (`turns.WaitMarker`) and removes it once in or on giving up. A holder looks
-   at that folder (one scandir) between requests and while idle:
+   taken, or DuckDB's file lock is held) creates `<db>.waiters/<host>.<pid>.w`
+   (a writer) or `.r` (a reader) (`turns.WaitMarker`) and removes it once in
+   or on giving up. A holder looks at that folder (one scandir) between
+   requests and while idle:
    - a reader with nothing queued closes at once;
    - a writer steps aside at its next request boundary (a scan or run works in
      batches, each one request and one transaction) once it has had the file
-     for `actor.TURN_S` (1 s) since it last opened it; it then stays away until
-     the markers are gone (the waiters are in) or `MAX_YIELD_S` (1 s) passes,
-     and reopens, retrying DuckDB's lock error while the waiters finish.
-   Stepping aside costs a close (a checkpoint) and a reopen, which is why a
-   writer does it only when someone waits and at most about once a turn.
+     for its turn since it last opened it; it then stays away until the
+     markers are gone (the waiters are in) or `MAX_YIELD_S` (1 s) passes,
+     and reopens as soon as the waiters let go.
+   The turn is `actor.TURN_S` (1 s), lengthened when the time away turns out
+   dear (a running mean of closed-to-reopened, kept at about `AWAY_SHARE`,
+   12 %, of the turn) up to `TURN_MAX_S` (1.5 s), so a waiter gets in within
+   about two seconds and a long writer loses little. Stepping aside costs a
+   close (a checkpoint the writer would do anyway as its log grows) and a
+   reopen, which is why a writer does it only when someone waits.
+   DuckDB's read locks are shared, so a reader that arrives while a writer
+   waits would slip in beside the current reader; instead it waits (marked
+   `.r`) until the writer is in, for at most `MAX_DEFER_S` (2 s). A stream of
+   readers cannot keep a writer out.
    Markers of dead processes on this host are swept by whoever looks.
-5. Retry, then explain. Opening retries DuckDB's lock error, and taking the
-   lease polls, with jittered backoff (10 ms growing to 100 ms) up to
+5. Retry, then explain. Waiting for DuckDB's lock watches it with `F_GETLK`
+   (`db/lock_probe.py`: microseconds, where a failed connect costs ~20 ms) and
+   connects the moment it looks free; connects are also retried with jittered
+   backoff (10 ms growing to 100 ms) in case the probe cannot see the lock
+   (e.g. a network filesystem). Taking the lease polls. Both go on up to
    `--wait` seconds (default 30). Then the command fails with exit code 3 and
    `Database is locked by another process: <path> — held by PID n: <command>
    (since …)` and what to do (`--wait N`, `--read-only`, stop PID n). With no

@@ -1,8 +1,8 @@
 """Taking turns on one database file: how a waiting process makes itself known.
 
 A process that cannot get in (DuckDB's file lock, or the writer lease) drops a
-marker file `<db>.waiters/<host>.<pid>` and removes it once it is in or gives
-up. Holders look at that folder between requests — one `scandir` of a tiny
+marker file `<db>.waiters/<host>.<pid>.<r|w>` (reader or writer) and removes
+it once it is in or gives up. Holders look at that folder between requests — one `scandir` of a tiny
 folder, microseconds — and give the file up when someone is there: a reader
 right after its burst, a writer at its next batch boundary once it has had
 its turn (about a second), because closing a DuckDB file costs a checkpoint.
@@ -33,30 +33,36 @@ class WaitMarker:
     """Announces this process as waiting for `db_path` while active."""
 
     def __init__(self, db_path: Path):
-        self._path = waiters_dir(db_path) / _me()
-        self.active = False
+        self._dir = waiters_dir(db_path)
+        self._path: Path | None = None
 
-    def announce(self) -> None:
-        if self.active:
+    @property
+    def active(self) -> bool:
+        return self._path is not None
+
+    def announce(self, writer: bool) -> None:
+        if self._path is not None:
             return
+        path = self._dir / f"{_me()}.{'w' if writer else 'r'}"
         try:
-            self._path.parent.mkdir(exist_ok=True)
-            self._path.touch()
-            self.active = True
+            self._dir.mkdir(exist_ok=True)
+            path.touch()
+            self._path = path
         except OSError:
             pass  # an unwritable folder only costs politeness, never correctness
 
     def withdraw(self) -> None:
-        if not self.active:
+        path, self._path = self._path, None
+        if path is None:
             return
-        self.active = False
         try:
-            self._path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         except OSError:
             pass
 
 
-def others_waiting(db_path: Path) -> bool:
+def others_waiting(db_path: Path, writers_only: bool = False) -> bool:
+    """Is another live process waiting for this database (a writer, if `writers_only`)?"""
     try:
         entries = os.scandir(waiters_dir(db_path))
     except OSError:
@@ -66,15 +72,16 @@ def others_waiting(db_path: Path) -> bool:
     found = False
     with entries:
         for entry in entries:
-            name = entry.name
-            if name == me:
+            who, _, role = entry.name.rpartition(".")
+            if who == me or role not in ("r", "w"):
                 continue
-            entry_host, _, pid = name.rpartition(".")
+            entry_host, _, pid = who.rpartition(".")
             if entry_host == host and pid.isdigit() and not pid_alive(int(pid)):
                 try:
                     os.unlink(entry.path)
                 except OSError:
                     pass
                 continue
-            found = True
+            if role == "w" or not writers_only:
+                found = True
     return found
