@@ -6,8 +6,9 @@ from casparian_tui.bench.suite import BENCHMARKS
 
 
 def test_quick_bench_produces_every_row(cli, tmp_path):
-    out_json = tmp_path / "bench.json"
-    out = cli("bench", "--quick", "--json", str(out_json), env={"CASPARIAN_HOME": str(tmp_path / "home")}, timeout=300)
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    out = cli("bench", "--quick", "--json", str(out_json), "--markdown", str(out_md),
+              env={"CASPARIAN_HOME": str(tmp_path / "home")}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads(out_json.read_text())
     assert {r["name"] for r in rows} == set(BENCHMARKS)
@@ -18,6 +19,9 @@ def test_quick_bench_produces_every_row(cli, tmp_path):
     for name in ("upsert", "analytical", "preview", "claims", "scan"):
         assert (name, "duckdb") in backends and (name, "sqlite") in backends  # side by side
     assert "benchmark" in out.stdout and "target" in out.stdout  # the table
+    md_rows = [line for line in out_md.read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(md_rows) == len(rows) + 1  # header + one row per figure
+    assert {line.split(":")[0].lstrip("| ") for line in md_rows[1:]} == set(BENCHMARKS)
 
 
 def test_unknown_benchmark_is_a_usage_error(cli):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -47,13 +48,33 @@ def print_table(figures: list[Figure], title: str) -> None:
         print("  note: " + n)
 
 
+def write_markdown(figures: list[Figure], title: str, path: Path) -> None:
+    """The same table as Markdown (the README's Performance section is one of these)."""
+    verdicts = {True: "pass", False: "**FAIL**", None: "—"}
+    lines = [f"_{title}_", "", "| benchmark | backend | target | median | min | max | compare | pass |",
+             "|---|---|---|--:|--:|--:|---|---|"]
+    for f in figures:
+        cells = [f"{f.name}: {f.what}", f.backend, f.target_text, f"{_num(f.median)} {f.unit}",
+                 _num(min(f.samples) if f.samples else None), _num(max(f.samples) if f.samples else None),
+                 f.compare, verdicts[f.passed]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    notes = [f"- {f.name} ({f.backend}): {f.note}" for f in figures if f.note]
+    path.write_text("\n".join(lines + ([""] + notes if notes else [])) + "\n", encoding="utf-8")
+
+
+def load_average() -> str:
+    """The 1-minute load average: a busy machine explains slow figures."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def write_json(figures: list[Figure], path: Path) -> None:
     path.write_text(json.dumps([f.to_json() for f in figures], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def machine() -> str:
-    import os
-
     try:
         cpu = next(
             line.split(":", 1)[1].strip()

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         ),
         epilog=(
             "benchmarks: " + ", ".join(BENCHMARKS) + "\n\nexamples:\n  casparian bench --quick\n"
-            "  casparian bench scan preview --backend duckdb\n  casparian bench --json bench.json"
+            "  casparian bench scan preview --backend duckdb\n  casparian bench --json bench.json --markdown bench.md"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
     p.add_argument("--quick", action="store_true", help="small sizes of everything (well under a minute)")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON to PATH")
+    p.add_argument("--markdown", dest="markdown_path", metavar="PATH",
+                   help="also write the table as Markdown to PATH (as in the README's Performance section)")
     p.add_argument("--backend", dest="bench_backend", choices=["both", "duckdb", "sqlite"], default="both",
                    help="which backends to measure (default both)")
     p.set_defaults(handler=cmd_bench)
@@ -61,6 +63,7 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     bctx = BenchContext(sizes=QUICK if args.quick else FULL, backends=backends, cache=cache, scratch=scratch)
     figures = []
     started = time.perf_counter()
+    load_before = report.load_average()
     try:
         for name in names:
             print(f"→ {name}…", file=sys.stderr, flush=True)
@@ -71,10 +74,13 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
             print(f"  {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    title = f"casparian bench{' --quick' if args.quick else ''} — {report.machine()}"
+    title = (f"casparian bench{' --quick' if args.quick else ''} — {report.machine()}; "
+             f"load average {load_before} before, {report.load_average()} after")
     report.print_table(figures, title)
     print(f"{len(figures)} figures in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.json_path:
         report.write_json(figures, Path(args.json_path))
+    if args.markdown_path:
+        report.write_markdown(figures, title, Path(args.markdown_path))
     failed = [f for f in figures if f.passed is False]
     return 1 if failed and not args.quick else 0
