@@ -190,7 +190,11 @@ def bench_preview(ctx: Context) -> list[Figure]:
 
     figs = {}
     for backend in ctx.backends:
-        db = _catalog(ctx, backend)
+        # Preview asks a catalog on disk, as a user meets it: the actor closes
+        # the file when idle (a checkpoint), so reopen after building it.
+        built = _catalog(ctx, backend)
+        built.close()
+        db = Database(built.settings)
         try:
             per_pattern = []
             for pattern in PATTERNS:
@@ -198,9 +202,14 @@ def bench_preview(ctx: Context) -> list[Figure]:
                 per_pattern.append(sorted(times)[len(times) // 2])
         finally:
             db.close()
-        figs[backend] = Figure(f"pattern preview, {ctx.sizes.catalog:,} files", backend, "ms",
-                               50.0 if backend == "duckdb" else None, samples=per_pattern,
-                               note=f"{len(PATTERNS)} patterns; median of their medians")
+        worst = max(range(len(PATTERNS)), key=lambda i: per_pattern[i])
+        fig = Figure(f"pattern preview, {ctx.sizes.catalog:,} files", backend, "ms",
+                     50.0 if backend == "duckdb" else None, samples=per_pattern,
+                     note=f"{len(PATTERNS)} patterns; median of their medians; slowest"
+                          f" {PATTERNS[worst]!r} {per_pattern[worst]:.0f} ms")
+        if backend == "duckdb":  # the target is per query: every pattern must meet it
+            fig.also_required = per_pattern[worst] <= 50.0
+        figs[backend] = fig
     _ratio(figs)
     return list(figs.values())
 
