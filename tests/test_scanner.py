@@ -14,6 +14,7 @@ from casparian_tui.errors import CasparianError
 from casparian_tui.scout import scanner as scanner_mod
 from casparian_tui.scout import walker as walker_mod
 from casparian_tui.scout.pathcodec import display_name, encode_name, to_bytes
+from casparian_tui.scout import rules as rules_mod
 from casparian_tui.scout.rules import add_rule
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
@@ -477,3 +478,25 @@ def test_batch_extension_matches_splitext_on_random_names():
     # utf8_lower is the simple lowercase: 'İ' -> 'i' where str.lower gives 'i̇'
     want = [os.path.splitext(encode_name(x))[1][1:].replace("İ", "i").lower() for x in names]
     assert got == want
+
+
+def test_a_disabled_rules_tags_are_cleared_from_changed_files_by_a_rescan(db, tmp_path):
+    # The end-of-scan tagging is skipped only when it could change nothing:
+    # with every rule disabled, rule tags on changed files still go.
+    root = tmp_path / "tree"
+    root.mkdir()
+    _write(root / "one.evtx")
+    _write(root / "two.evtx")
+    rule_id = db.write("add a rule", lambda c: add_rule(c, "*.evtx", "evtx")).id
+    src = add_source(db, root)
+    _scan(db, src)
+    assert db.query_value("SELECT count(*) FROM scout_file_tags") == 2
+    db.write("disable", lambda c: rules_mod.set_enabled(c, rule_id, False))
+    assert not db.read(rules_mod.nothing_to_apply)  # rule tags remain to clear
+    (root / "one.evtx").write_bytes(b"changed, longer")
+    _scan(db, src)
+    tagged = db.query_all(
+        "SELECT f.rel_path FROM scout_file_tags t JOIN scout_files f ON f.id = t.file_id ORDER BY 1")
+    assert tagged == [("two.evtx",)]  # unchanged files keep their tags, as before
+    db.execute("t", "DELETE FROM scout_file_tags")
+    assert db.read(rules_mod.nothing_to_apply)

@@ -117,6 +117,16 @@ def set_enabled(conn: Connection, ref: str | int, enabled: bool) -> Rule:
     return get_rule(conn, rule.id)
 
 
+def nothing_to_apply(conn: Connection) -> bool:
+    """True when apply_rules can change nothing, whatever its scope: no rule
+    is enabled and no file carries a rule tag to clear. Two indexed probes;
+    lets a scan skip staging its new file ids when there are no rules."""
+    return (
+        conn.query_one("SELECT 1 FROM scout_tagging_rules WHERE enabled LIMIT 1") is None
+        and conn.query_one("SELECT 1 FROM scout_file_tags WHERE tag_source = 'rule' LIMIT 1") is None
+    )
+
+
 def apply_rules(
     conn: Connection,
     *,

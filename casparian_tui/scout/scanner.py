@@ -370,6 +370,8 @@ def _apply_rules_after_scan(conn: Connection, source_id: int, scan_id: int) -> N
     Those rows carry changed_scan_id = scan_id; unchanged files keep their
     tags untouched, so a rescan of an unchanged tree does no tagging work.
     """
+    if rules.nothing_to_apply(conn):
+        return  # no rules and no rule tags: reading and staging the ids would change nothing
     ids = conn.query_arrow(
         "SELECT id FROM scout_files WHERE source_id = ? AND changed_scan_id = ? AND deleted_at IS NULL",
         [source_id, scan_id],
