@@ -139,3 +139,25 @@ async def test_fixed_table_still_measures_auto_width_columns():
         await pilot.pause()
         assert table.ordered_columns[1].content_width == len("a much longer cell")
         assert table.virtual_size.width == 4 + len("a much longer cell") + 4 * table.cell_padding
+
+
+@pilot_test
+async def test_screens_follow_a_theme_change_made_while_away_or_before_they_exist(demo_app):
+    app = demo_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")  # Jobs built under the first theme
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        before = app.screen.styles.background
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await settle(pilot)
+        after = app.screen.styles.background
+        assert after != before
+        await pilot.press("2")  # built before the change, shown after it
+        await settle(pilot)
+        assert app.screen.styles.background == after
+        await pilot.press("4")  # built after the change
+        await settle(pilot)
+        assert app.screen.styles.background == after

@@ -12,11 +12,28 @@ only the current screen). So it is skipped unless that happened.
 from __future__ import annotations
 
 from textual import events
+from textual._context import NoActiveAppError
 from textual.screen import Screen
 
 
 class ModeScreen(Screen):
     _app_focus_when_left: bool | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A new Screen says "styled for no CSS yet" (-1), so the first switch to
+        # its mode re-tokenizes every stylesheet source and restyles every
+        # screen, twice (_init_mode, then switch_mode): about half of a first
+        # visit. A screen made now is styled as its widgets mount, from the
+        # current rules and theme variables; a later CSS/theme change still
+        # bumps the app's count and reaches it as usual.
+        # Likewise its first resumes (two: _init_mode and switch_mode each post
+        # one) need no restyle: its widgets are styled as they mount.
+        try:
+            self._css_update_count = self.app._css_update_count
+            self._app_focus_when_left = self.app.app_focus
+        except NoActiveAppError:  # built outside a running app: keep Textual's defaults
+            pass
 
     def _on_screen_suspend(self) -> None:
         self._app_focus_when_left = self.app.app_focus
