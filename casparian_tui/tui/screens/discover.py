@@ -25,8 +25,8 @@ from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.preview_text import render_preview
-from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.refill import forget, refill, update_static
+from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.text_input import TextInput
 
 PAGE = 100

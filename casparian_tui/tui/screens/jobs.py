@@ -20,8 +20,8 @@ from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
-from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 from casparian_tui.tui.widgets.refill import refill, update_static
+from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 PAGE = 200
 STATUS_STYLE = {"QUEUED": "cyan", "RUNNING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "dim"}
