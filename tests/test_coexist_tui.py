@@ -72,7 +72,7 @@ def status_text(app) -> str:
 
 @pilot_test
 async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, monkeypatch):
-    n = 60_000
+    n = 100_000  # with 100-file batches the scan lasts several of the writer's 1.25 s turns
     tree = tmp_path / "tree"
     make_tree(tree, n, seed=2)
     app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))

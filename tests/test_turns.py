@@ -87,6 +87,7 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
     for a read-only holder could slip in beside it, and a stream of such
     readers would keep the writer out. A newcomer waits for the writer instead."""
     from casparian_tui.config import Settings
+    from casparian_tui.db import actor
     from waiting import wait_for
 
     path = tmp_path / "first.duckdb"
@@ -100,6 +101,10 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "duckdb", "0.3"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: any(m.endswith(".w") for m in _markers(path)), timeout=30)
+        # a reader that comes just after the writer began to wait may still join the holder;
+        # one that comes later must not
+        marker = next(path.with_name(path.name + ".waiters") / m for m in _markers(path) if m.endswith(".w"))
+        wait_for(lambda: time.time() - marker.stat().st_mtime > actor.READERS_JOIN_S, timeout=30)
         reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "duckdb"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         # The reader announces itself as waiting rather than opening beside the holder...

@@ -48,14 +48,13 @@ _PROBE_S = 0.002
 # failed cannot see the lock (e.g. a network filesystem): back off blindly.
 _PROBE_MISSES_MAX = 5
 # A writer keeps the file at least this long before stepping aside for a
-# waiter: closing costs a checkpoint, so at most about once a second.
-TURN_S = 1.0
-# ...and longer when stepping aside turns out to be dear (a slow disk, a busy
-# machine): long enough that the time away is about AWAY_SHARE of the turn,
-# but never over TURN_MAX_S, so a waiter still gets in within about 2 s.
-TURN_MAX_S = 1.5
-AWAY_SHARE = 0.12
-# A reader that finds a writer waiting lets it go first, for at most this long.
+# waiter. Each step aside costs the writer ~0.1-0.2 s (a checkpoint, the
+# waiter's turn, a reopen), so this sets the trade between how long a waiter
+# waits and how much a long writer slows down (figures: db/lease.py, rule 4).
+TURN_S = 1.25
+# A reader that finds a writer waiting (for longer than READERS_JOIN_S) lets
+# it go first, for at most MAX_DEFER_S.
+READERS_JOIN_S = 0.3
 MAX_DEFER_S = 2.0
 # How long a writer that stepped aside stays away if the waiter is slow.
 MAX_YIELD_S = 1.0
@@ -101,8 +100,6 @@ class DbActor:
         self._marker = WaitMarker(settings.db_path)
         self._opened_at = 0.0
         self.steps_aside = 0  # times we gave the file up for a waiter
-        self._stepped_aside_at: float | None = None
-        self._away_s = 0.0  # running mean of the time away when stepping aside (closed to reopened)
         self._yielding = False
         self._idle_since: float | None = None  # when the queue went quiet with the file open
         self.opens = 0  # connections opened so far; tests and the bench read it
@@ -140,11 +137,6 @@ class DbActor:
     @property
     def connected(self) -> bool:
         return self._conn is not None
-
-    @property
-    def turn_s(self) -> float:
-        """How long we keep the file before stepping aside for a waiter."""
-        return min(TURN_MAX_S, max(TURN_S, self._away_s / AWAY_SHARE))
 
     @property
     def is_writer(self) -> bool:
@@ -232,18 +224,17 @@ class DbActor:
             return False
         if not self.lease.held:
             return True  # a reader with nothing to do: let the waiter in now
-        return now - self._opened_at >= self.turn_s
+        return now - self._opened_at >= TURN_S
 
     def _maybe_step_aside(self) -> None:
         """At a request boundary, give the file up for a waiting process."""
-        if self._conn is None or time.monotonic() - self._opened_at < self.turn_s:
+        if self._conn is None:
+            return
+        if time.monotonic() - self._opened_at < TURN_S:
             return
         if not others_waiting(self.settings.db_path):
             return
         self._close()
-        # The checkpoint in close is work a scan does anyway (DuckDB checkpoints
-        # as its log grows); what stepping aside costs is the time away after it.
-        self._stepped_aside_at = time.monotonic()
         self.steps_aside += 1
         deadline = time.monotonic() + MAX_YIELD_S
         while time.monotonic() < deadline and others_waiting(self.settings.db_path):
@@ -397,10 +388,6 @@ class DbActor:
                     conn = factory(self.settings.db_path, read_only=read_only)
                     self.opens += 1
                     self._opened_at = time.monotonic()
-                    if self._stepped_aside_at is not None:
-                        away = self._opened_at - self._stepped_aside_at
-                        self._away_s = away if self._away_s == 0 else (self._away_s + away) / 2
-                        self._stepped_aside_at = None
                     return conn
                 except duckdb.IOException as exc:
                     if not duckdb_backend.is_lock_error(exc):
@@ -428,13 +415,16 @@ class DbActor:
             self._marker.withdraw()
 
     def _let_waiting_writer_first(self, deadline: float) -> None:
-        """A reader arriving while a writer waits for the file lets it go first.
+        """A reader arriving while a writer has waited a while lets it go first.
 
         DuckDB's read locks are shared, so without this a stream of readers
-        that overlap each other would keep a waiting writer out for ever.
+        that overlap each other would keep a waiting writer out for ever. A
+        reader that comes just after the writer began to wait still joins
+        the readers already in (`READERS_JOIN_S`): deferring it would cost it
+        the writer's whole next turn for the sake of a few milliseconds.
         """
         path = self.settings.db_path
-        if not others_waiting(path, writers_only=True):
+        if not others_waiting(path, writers_only=True, for_at_least=READERS_JOIN_S):
             return
         self._marker.announce(writer=False)
         until = min(deadline, time.monotonic() + MAX_DEFER_S)

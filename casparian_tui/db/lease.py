@@ -34,16 +34,19 @@ module, and `db/turns.py` (waiter markers):
      for its turn since it last opened it; it then stays away until the
      markers are gone (the waiters are in) or `MAX_YIELD_S` (1 s) passes,
      and reopens as soon as the waiters let go.
-   The turn is `actor.TURN_S` (1 s), lengthened when the time away turns out
-   dear (a running mean of closed-to-reopened, kept at about `AWAY_SHARE`,
-   12 %, of the turn) up to `TURN_MAX_S` (1.5 s), so a waiter gets in within
-   about two seconds and a long writer loses little. Stepping aside costs a
-   close (a checkpoint the writer would do anyway as its log grows) and a
-   reopen, which is why a writer does it only when someone waits.
+   The turn is `actor.TURN_S` (1.25 s). Stepping aside costs the writer
+   about 0.1-0.2 s (the close's checkpoint rewrites a partly filled row group,
+   the waiter's own work, a reopen, cold caches), so the turn sets the trade,
+   measured with `bench/coexist_probe.py` on a 1M-file scan with a reader that
+   keeps asking: 1 s turns cost the scan +26 % (reader p95 1.4 s), 1.25 s
+   +13 % (p95 1.5 s), 1.5 s +5-9 % (p95 1.7-1.9 s) but then a burst of ten
+   readers sometimes waited just over 2 s. Checkpointing ahead, inside the
+   turn, was tried and measured worse (one more checkpoint per turn).
    DuckDB's read locks are shared, so a reader that arrives while a writer
-   waits would slip in beside the current reader; instead it waits (marked
-   `.r`) until the writer is in, for at most `MAX_DEFER_S` (2 s). A stream of
-   readers cannot keep a writer out.
+   waits would slip in beside the current reader; once the writer has waited
+   `READERS_JOIN_S` (0.3 s) a newcomer waits instead (marked `.r`) until the
+   writer is in, for at most `MAX_DEFER_S` (2 s). A stream of readers cannot
+   keep a writer out.
    Markers of dead processes on this host are swept by whoever looks.
 5. Retry, then explain. Waiting for DuckDB's lock watches it with `F_GETLK`
    (`db/lock_probe.py`: microseconds, where a failed connect costs ~20 ms) and

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from casparian_tui.db.lease import pid_alive
@@ -61,8 +62,9 @@ class WaitMarker:
             pass
 
 
-def others_waiting(db_path: Path, writers_only: bool = False) -> bool:
-    """Is another live process waiting for this database (a writer, if `writers_only`)?"""
+def others_waiting(db_path: Path, writers_only: bool = False, for_at_least: float = 0.0) -> bool:
+    """Is another live process waiting for this database (a writer, if
+    `writers_only`; one that has waited `for_at_least` seconds, if given)?"""
     try:
         entries = os.scandir(waiters_dir(db_path))
     except OSError:
@@ -82,6 +84,13 @@ def others_waiting(db_path: Path, writers_only: bool = False) -> bool:
                 except OSError:
                     pass
                 continue
-            if role == "w" or not writers_only:
-                found = True
+            if role == "r" and writers_only:
+                continue
+            if for_at_least > 0:
+                try:
+                    if time.time() - entry.stat().st_mtime < for_at_least:
+                        continue
+                except OSError:
+                    continue
+            found = True
     return found
