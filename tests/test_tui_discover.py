@@ -122,3 +122,24 @@ async def test_read_only_refuses_write_keys_with_a_message(tmp_path, backend, mo
         assert app.screen.__class__.__name__ == "DiscoverScreen"  # no dialog opened
         assert any("Read-only: cannot add a source" in n.message for n in app._notifications)
         assert app.db.query_value("SELECT count(*) FROM scout_sources") == 1
+
+
+@pilot_test
+async def test_a_key_right_after_enter_in_the_pattern_box_reaches_the_table(demo_app):
+    """Enter then `n` typed faster than the app handles them (as a person or tmux can):
+    the `n` must open the rule dialog, not be typed into the pattern box."""
+    from textual import events
+
+    app = demo_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"*.txt")
+        box = app.screen.query_one("#pattern")
+        await wait_until(pilot, lambda: box.value == "*.txt")
+        # both keys sent at once, before the app has handled the first (Pilot's press waits between keys)
+        for key, char in (("enter", "\r"), ("n", "n")):
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await wait_until(pilot, lambda: app.screen.query("#tag"))  # the new-rule dialog
+        assert box.value == "*.txt"

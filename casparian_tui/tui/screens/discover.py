@@ -86,7 +86,8 @@ class DiscoverScreen(ModeScreen):
                 yield Label("Rules", classes="section")
                 yield DataTable(id="rules-table", cursor_type="row", show_cursor=False)
             with Vertical(id="discover-right"):
-                yield TextInput(placeholder="/  glob pattern with live preview, e.g. **/*.csv — Esc clears", id="pattern")
+                yield TextInput(placeholder="/  glob pattern with live preview, e.g. **/*.csv — Esc clears", id="pattern",
+                                leave_to="#files")
                 yield Static("", id="preview")
                 yield Static("", id="empty-state")
                 yield Static("", id="table-info")
@@ -306,10 +307,6 @@ class DiscoverScreen(ModeScreen):
         self.page_offset = 0
         self.schedule_preview()
 
-    @on(Input.Submitted, "#pattern")
-    def _pattern_kept(self) -> None:
-        # Now, not via call_later: a key typed right after Enter (n, t…) must reach the table.
-        self.set_focus(self.query_one("#files", DataTable))
 
     def schedule_preview(self) -> None:
         self._preview_seq += 1
