@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from casparian_tui.errors import UsageError
 from casparian_tui.scout import patterns
 from casparian_tui.scout.pathcodec import encode_name
-from casparian_tui.scout.patterns import compile_glob, glob_condition, patterns_condition, reference_match
+from casparian_tui.scout.pattern_reference import reference_match
+from casparian_tui.scout.patterns import compile_glob, glob_condition, patterns_condition
 
 from scout_rows import add_files, add_source, matching_paths
 
