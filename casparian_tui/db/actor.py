@@ -39,13 +39,14 @@ from casparian_tui.errors import (
 )
 
 _BACKOFF_START_S = 0.01
-# Retries are cheap (DuckDB fails at the lock) and a holder that steps aside
-# is only away for a moment, so keep polling often.
+# Between connect attempts while the lock is held (a failed connect takes
+# ~20 ms; lock_probe tells when to try again sooner).
 _BACKOFF_MAX_S = 0.1
 # While waiting for DuckDB's lock, look whether it is free this often.
 _PROBE_S = 0.002
-# A probe that said "free" this many times in a row while the connect still
-# failed cannot see the lock (e.g. a network filesystem): back off blindly.
+# A probe that said "free" this many times in one wait while the connect
+# still failed cannot see the lock (e.g. a network filesystem), or others keep
+# winning the race: back off blindly for the rest of that wait.
 _PROBE_MISSES_MAX = 5
 # A writer keeps the file at least this long before stepping aside for a
 # waiter. Each step aside costs the writer ~0.1-0.2 s (a checkpoint, the
@@ -228,9 +229,7 @@ class DbActor:
 
     def _maybe_step_aside(self) -> None:
         """At a request boundary, give the file up for a waiting process."""
-        if self._conn is None:
-            return
-        if time.monotonic() - self._opened_at < TURN_S:
+        if self._conn is None or time.monotonic() - self._opened_at < TURN_S:
             return
         if not others_waiting(self.settings.db_path):
             return
@@ -398,15 +397,14 @@ class DbActor:
                     self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
                     if time.monotonic() >= deadline:
                         raise self._locked_error(holder, pid) from exc
-                    # The probe said free, yet the connect failed: a race, or a
-                    # filesystem the probe cannot see into.
-                    if probe_misses < _PROBE_MISSES_MAX:
-                        probe_misses = probe_misses + 1 if looked_free else 0
+                    if looked_free:
+                        probe_misses += 1  # it looked free, yet the connect failed
                     pause = delay * random.uniform(0.5, 1.5)
                     if probe_misses < _PROBE_MISSES_MAX:
                         looked_free = self._await_unlocked(read_only, min(time.monotonic() + pause, deadline))
                     else:
-                        time.sleep(pause)  # blind for the rest of this wait
+                        looked_free = False
+                        time.sleep(pause)  # the probe cannot see this lock: plain backoff
                     delay = min(delay * 1.6, _BACKOFF_MAX_S)
                 except sqlite3.Error as exc:
                     raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc

@@ -39,7 +39,7 @@ module, and `db/turns.py` (waiter markers):
    the waiter's own work, a reopen, cold caches), so the turn sets the trade,
    measured with `bench/coexist_probe.py` on a 1M-file scan with a reader that
    keeps asking: 1 s turns cost the scan +26 % (reader p95 1.4 s), 1.25 s
-   +13 % (p95 1.5 s), 1.5 s +5-9 % (p95 1.7-1.9 s) but then a burst of ten
+   +13-28 % across runs (p95 1.5-2.1 s), 1.5 s +5-9 % (p95 1.7-1.9 s) but then a burst of ten
    readers sometimes waited just over 2 s. Checkpointing ahead, inside the
    turn, was tried and measured worse (one more checkpoint per turn).
    DuckDB's read locks are shared, so a reader that arrives while a writer

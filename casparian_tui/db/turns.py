@@ -37,10 +37,6 @@ class WaitMarker:
         self._dir = waiters_dir(db_path)
         self._path: Path | None = None
 
-    @property
-    def active(self) -> bool:
-        return self._path is not None
-
     def announce(self, writer: bool) -> None:
         if self._path is not None:
             return
