@@ -58,16 +58,18 @@ class WaitMarker:
             pass
 
 
-def others_waiting(db_path: Path, writers_only: bool = False, for_at_least: float = 0.0) -> bool:
-    """Is another live process waiting for this database (a writer, if
-    `writers_only`; one that has waited `for_at_least` seconds, if given)?"""
+def waiter_ages(db_path: Path, writers_only: bool = False) -> list[float]:
+    """How long (seconds) each other live process has been waiting for this
+    database (writers only, if `writers_only`). A marker's mtime is when its
+    process began to wait."""
     try:
         entries = os.scandir(waiters_dir(db_path))
     except OSError:
-        return False
+        return []
     me = _me()
     host = socket.gethostname()
-    found = False
+    now = time.time()
+    ages = []
     with entries:
         for entry in entries:
             who, _, role = entry.name.rpartition(".")
@@ -82,11 +84,15 @@ def others_waiting(db_path: Path, writers_only: bool = False, for_at_least: floa
                 continue
             if role == "r" and writers_only:
                 continue
-            if for_at_least > 0:
-                try:
-                    if time.time() - entry.stat().st_mtime < for_at_least:
-                        continue
-                except OSError:
-                    continue
-            found = True
-    return found
+            try:
+                # clamped: another host's clock may be off
+                ages.append(min(max(now - entry.stat().st_mtime, 0.0), 60.0))
+            except OSError:
+                continue  # withdrawn while we looked
+    return ages
+
+
+def others_waiting(db_path: Path, writers_only: bool = False, for_at_least: float = 0.0) -> bool:
+    """Is another live process waiting for this database (a writer, if
+    `writers_only`; one that has waited `for_at_least` seconds, if given)?"""
+    return any(age >= for_at_least for age in waiter_ages(db_path, writers_only))
