@@ -123,3 +123,54 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_a_writer_lets_a_crowd_in_sooner_than_a_lone_waiter(tmp_path):
+    """The turn rule (actor.TURN_S / MIN_TURN_S): a lone waiter waits a turn;
+    several waiters whose waits add up to a turn are let in after MIN_TURN_S,
+    never sooner. Waiters are markers of live processes with set ages."""
+    import os
+
+    from casparian_tui.config import Settings
+    from casparian_tui.db import actor as actor_mod
+    from casparian_tui.db.turns import waiters_dir
+
+    settings = Settings.resolve(db=tmp_path / "crowd.duckdb", backend="duckdb", env={})
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+                for _ in range(3)]
+    db = Database(settings)
+    try:
+        db.execute("take the lease", "CREATE TABLE t (x INTEGER)")  # holds the lease and the file
+        actor = db.actor
+        folder = waiters_dir(settings.db_path)
+        folder.mkdir(exist_ok=True)
+        host = __import__("socket").gethostname()
+
+        def waiters(*ages):
+            for f in folder.iterdir():
+                f.unlink()
+            now = time.time()
+            for proc, age in zip(sleepers, ages):
+                marker = folder / f"{host}.{proc.pid}.r"
+                marker.touch()
+                os.utime(marker, (now - age, now - age))
+
+        def over(held):
+            return actor._turn_over(actor._opened_at + held)
+
+        turn, least = actor_mod.TURN_S, actor_mod.MIN_TURN_S
+        waiters()
+        assert not over(turn + 1)  # nobody waits: keep the file
+        waiters(turn * 0.8)
+        assert not over(turn * 0.8)  # a lone waiter waits out the turn
+        assert over(turn)
+        waiters(turn * 0.4, turn * 0.4, turn * 0.4)  # three whose waits add up to more than a turn
+        assert over(least)
+        assert not over(least * 0.9)  # but the writer keeps its least turn
+        waiters(0.1, 0.1)
+        assert not over(least)  # a small crowd that just came waits on
+    finally:
+        db.close()
+        for proc in sleepers:
+            proc.stdin.close()
+            proc.wait(timeout=10)

@@ -31,17 +31,25 @@ module, and `db/turns.py` (waiter markers):
    - a reader with nothing queued closes at once;
    - a writer steps aside at its next request boundary (a scan or run works in
      batches, each one request and one transaction) once it has had the file
-     for its turn since it last opened it; it then stays away until the
-     markers are gone (the waiters are in) or `MAX_YIELD_S` (1 s) passes,
-     and reopens as soon as the waiters let go.
-   The turn is `actor.TURN_S` (1.25 s). Stepping aside costs the writer
-   about 0.1-0.2 s (the close's checkpoint rewrites a partly filled row group,
-   the waiter's own work, a reopen, cold caches), so the turn sets the trade,
-   measured with `bench/coexist_probe.py` on a 1M-file scan with a reader that
-   keeps asking: 1 s turns cost the scan +26 % (reader p95 1.4 s), 1.25 s
-   +13-28 % across runs (p95 1.5-2.1 s), 1.5 s +5-9 % (p95 1.7-1.9 s) but then a burst of ten
-   readers sometimes waited just over 2 s. Checkpointing ahead, inside the
-   turn, was tried and measured worse (one more checkpoint per turn).
+     for its turn since it last opened it, `actor.TURN_S` (1.25 s) — or
+     sooner, but not before `actor.MIN_TURN_S` (0.5 s), once its waiters'
+     waits (the ages of their markers) add up to a turn. A lone waiter waits
+     about a turn; ten arriving together are let in after ~0.5 s instead of
+     each waiting a whole turn. It then stays away until the markers are gone
+     (the waiters are in) or `MAX_YIELD_S` (1 s) passes, and reopens as soon
+     as the waiters let go.
+   Stepping aside costs the writer about 0.1 s (a close with its checkpoint,
+   0.02-0.05 s; the waiter's own work; a reopen), so the turn sets the trade,
+   measured with `python -m casparian_tui.bench.coexist_probe --files 1000000`
+   (a reader that keeps asking during a 1M-file scan): at 1.25 s the scan
+   took +8.6 % and +11.2 % (reader p95 1.47 s and 1.54 s), and `casparian
+   bench coexist` gave +11.6 % (p95 1.49 s) on a quiet machine, +19.2 % while
+   the disk was busy writing back a freshly made test tree. Before waiters
+   stopped connecting blindly (rule 5) the same runs cost +13-28 %: each
+   waiter then spent ~0.1 of a core on failed connects (ten: half the
+   machine). Longer turns (1.5 s) cost less but push
+   a lone reader's p95 towards 2 s; checkpointing ahead, inside the turn, was
+   tried and measured worse (one more checkpoint per turn).
    DuckDB's read locks are shared, so a reader that arrives while a writer
    waits would slip in beside the current reader; once the writer has waited
    `READERS_JOIN_S` (0.3 s) a newcomer waits instead (marked `.r`) until the
@@ -49,10 +57,14 @@ module, and `db/turns.py` (waiter markers):
    keep a writer out.
    Markers of dead processes on this host are swept by whoever looks.
 5. Retry, then explain. Waiting for DuckDB's lock watches it with `F_GETLK`
-   (`db/lock_probe.py`: microseconds, where a failed connect costs ~20 ms) and
-   connects the moment it looks free; connects are also retried with jittered
-   backoff (10 ms growing to 100 ms) in case the probe cannot see the lock
-   (e.g. a network filesystem). Taking the lease polls. Both go on up to
+   (`db/lock_probe.py`: microseconds, where a failed connect costs ~20 ms of
+   CPU) every 5 ms and connects only when it looks free; "locked" is trusted,
+   with one safety connect every 5 s. Ten waiters that instead retried the
+   connect with backoff used 4.5 CPU-s in a 4 s wait, slowing the writer they
+   waited for; watching, they use ~0.3 CPU-s. Should the probe say "free"
+   five times in one wait while connects still fail (a filesystem that cannot
+   show the lock), that wait falls back to connecting with jittered backoff
+   (10 ms growing to 100 ms). Taking the lease polls. Both go on up to
    `--wait` seconds (default 30). Then the command fails with exit code 3 and
    `Database is locked by another process: <path> — held by PID n: <command>
    (since …)` and what to do (`--wait N`, `--read-only`, stop PID n). With no
