@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -67,6 +68,10 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     try:
         for name in names:
             print(f"→ {name}…", file=sys.stderr, flush=True)
+            # Flush what earlier benchmarks wrote (GBs of catalogs) before
+            # timing the next: otherwise its write-back lands in this one's
+            # fsyncs (coexist checkpoints at every step aside).
+            os.sync()
             t0 = time.perf_counter()
             for fig in BENCHMARKS[name](bctx):
                 fig.name = name
