@@ -21,6 +21,10 @@ class TmuxTui:
     def __init__(self, home: Path, name: str):
         self.home = home
         self.name = name
+        # A tmux server of its own per test: with the shared default server, a
+        # test's new-session could reach the server the previous test's
+        # kill-session was shutting down ("server exited unexpectedly", seen in CI).
+        self._tmux = ["tmux", "-L", name]
 
     def start(self, *args: str, width: int = 130, height: int = 40) -> None:
         env = {
@@ -32,7 +36,7 @@ class TmuxTui:
         exports = " ".join(f"{k}={v!r}" for k, v in env.items())
         cmd = f"cd {str(REPO)!r} && env {exports} {sys.executable} -m casparian_tui tui {' '.join(args)}; sleep 30"
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd], check=True
+            [*self._tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd], check=True
         )
 
     def ready(self, text: str, timeout: float = 60.0) -> str:
@@ -47,7 +51,7 @@ class TmuxTui:
         return screen
 
     def keys(self, *keys: str, literal: bool = False) -> None:
-        args = ["tmux", "send-keys", "-t", self.name]
+        args = [*self._tmux, "send-keys", "-t", self.name]
         if literal:
             args.append("-l")
         subprocess.run([*args, *keys], check=True)
@@ -69,7 +73,7 @@ class TmuxTui:
         self.wait_for(shown, timeout=3)
 
     def screen(self) -> str:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        out = subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return out.stdout
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
@@ -83,7 +87,7 @@ class TmuxTui:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self._tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
