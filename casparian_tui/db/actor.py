@@ -16,7 +16,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
@@ -25,22 +24,21 @@ import sqlite3
 from casparian_tui.config import Settings
 from casparian_tui.db import duckdb_backend, lock_probe, sqlite_backend, trace
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.lease import WriterLease, describe_holder, read_holder
+from casparian_tui.db.lease import WriterLease, describe_holder, locked_error, read_holder
 from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.db.turns import WaitMarker, others_waiting, waiter_ages
 from casparian_tui.errors import (
     ActorClosed,
     DatabaseError,
-    DatabaseLocked,
     NoDatabase,
     QueryInterrupted,
     ReadOnlyViolation,
 )
 
 _BACKOFF_START_S = 0.01
-# Between connect attempts while the lock is held (a failed connect takes
-# ~20 ms; lock_probe tells when to try again sooner).
+# Between connect attempts when the lock probe cannot see the lock (a failed
+# connect costs ~20 ms of CPU, so otherwise we only watch: _await_unlocked).
 _BACKOFF_MAX_S = 0.1
 # While waiting for DuckDB's lock, look whether it is free this often.
 _PROBE_S = 0.005
@@ -200,12 +198,9 @@ class DbActor:
                     continue  # cancelled while queued: never runs
                 if not req.control:
                     self._maybe_step_aside()
-                if trace.enabled():
-                    t = time.monotonic()
-                    self._serve(req)
-                    trace.event("request", action=req.action, write=req.write, s=round(time.monotonic() - t, 4))
-                else:
-                    self._serve(req)
+                t = time.monotonic()
+                self._serve(req)
+                trace.event("request", action=req.action, write=req.write, s=round(time.monotonic() - t, 4))
                 self._idle_since = None  # the grace counts from the end of the last request
         finally:
             self._fail_pending()
@@ -294,7 +289,7 @@ class DbActor:
         elif duckdb_backend.is_read_only_error(exc) or sqlite_backend.is_read_only_error(exc):
             err = ReadOnlyViolation(req.action)
         elif sqlite_backend.is_lock_error(exc):
-            err = self._locked_error(None)
+            err = locked_error(self.settings.db_path, None)
         elif isinstance(exc, (duckdb.Error, sqlite3.Error)):
             err = DatabaseError(f"Database error: {exc}")
         else:
@@ -389,7 +384,7 @@ class DbActor:
                 if self.lease.acquire(timeout=min(max(remaining, 0), 0.1)):
                     return
                 if remaining <= 0:
-                    raise self._locked_error(holder)
+                    raise locked_error(self.settings.db_path, holder)
         finally:
             self.waiting_for = None
             self._marker.withdraw()
@@ -421,10 +416,9 @@ class DbActor:
                     pid = duckdb_backend.lock_error_pid(exc)
                     self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
                     if time.monotonic() >= deadline:
-                        raise self._locked_error(holder, pid) from exc
+                        raise locked_error(self.settings.db_path, holder, pid) from exc
                     if looked_free:
                         probe_misses += 1  # it looked free, yet the connect failed
-                    pause = delay * random.uniform(0.5, 1.5)
                     if probe_misses < _PROBE_MISSES_MAX:
                         # "Locked" from the probe is reliable, so no blind
                         # connects while it says so: ten waiters retrying every
@@ -433,8 +427,8 @@ class DbActor:
                         looked_free = self._await_unlocked(read_only, min(time.monotonic() + _RECHECK_S, deadline))
                     else:
                         looked_free = False
-                        time.sleep(pause)  # the probe cannot see this lock: plain backoff
-                    delay = min(delay * 1.6, _BACKOFF_MAX_S)
+                        time.sleep(delay * random.uniform(0.5, 1.5))  # the probe cannot see this lock
+                        delay = min(delay * 1.6, _BACKOFF_MAX_S)
                 except sqlite3.Error as exc:
                     raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
         finally:
@@ -473,25 +467,6 @@ class DbActor:
                 return False
             time.sleep(_PROBE_S)
 
-    def _locked_error(self, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
-        path = self.settings.db_path
-        holder = holder or read_holder(path)
-        if holder:
-            who = f"held by {describe_holder(holder)}"
-            stop_pid = holder.get("pid")
-        elif pid is not None:
-            who = f"held by PID {pid} ({_process_name(pid)}, not a Casparian process)"
-            stop_pid = pid
-        else:
-            who = "held by an unknown process"
-            stop_pid = None
-        stop = f"stop PID {stop_pid}" if stop_pid else "stop the other process"
-        return DatabaseLocked(
-            f"Database is locked by another process: {path} — {who}",
-            hint=f"Wait longer with --wait N, use --read-only for queries, or {stop}.",
-            holder=holder or ({"pid": pid} if pid else None),
-        )
-
     def _close(self, why: str = "done") -> None:
         # Close, then release the lease, then show us as disconnected: anyone
         # who sees `connected == False` may rely on the lease being free.
@@ -507,11 +482,3 @@ class DbActor:
             finally:
                 self._conn = None
 
-
-def _process_name(pid: int) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return "unknown command"
-    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
-    return " ".join(parts)[:120] or "unknown command"

@@ -96,7 +96,7 @@ from pathlib import Path
 
 import filelock
 
-from casparian_tui.errors import DatabaseError
+from casparian_tui.errors import DatabaseError, DatabaseLocked
 
 
 def lock_path(db_path: Path) -> Path:
@@ -217,3 +217,32 @@ class WriterLease:
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, target)
+
+
+def locked_error(path: Path, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
+    """The exit-3 error: who holds `path` (our record, or the pid DuckDB names) and what to do."""
+    holder = holder or read_holder(path)
+    if holder:
+        who = f"held by {describe_holder(holder)}"
+        stop_pid = holder.get("pid")
+    elif pid is not None:
+        who = f"held by PID {pid} ({process_name(pid)}, not a Casparian process)"
+        stop_pid = pid
+    else:
+        who = "held by an unknown process"
+        stop_pid = None
+    stop = f"stop PID {stop_pid}" if stop_pid else "stop the other process"
+    return DatabaseLocked(
+        f"Database is locked by another process: {path} — {who}",
+        hint=f"Wait longer with --wait N, use --read-only for queries, or {stop}.",
+        holder=holder or ({"pid": pid} if pid else None),
+    )
+
+
+def process_name(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "unknown command"
+    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    return " ".join(parts)[:120] or "unknown command"

@@ -307,7 +307,6 @@ class DiscoverScreen(ModeScreen):
         self.page_offset = 0
         self.schedule_preview()
 
-
     def schedule_preview(self) -> None:
         self._preview_seq += 1
         if self._debounce is not None:
