@@ -120,6 +120,7 @@ class Scanner:
         self._started = 0.0
         self._cancel_at: float | None = None
         self._activity_at = 0.0
+        self._last_report = 0.0
         # Seconds from cancel() to the walker and the batch in flight being
         # stopped (the finishing write comes after); None if not cancelled.
         self.stop_latency_s: float | None = None
@@ -179,12 +180,8 @@ class Scanner:
         raise failure
 
     def _consume(self, walker: Walker, scan_id: int, counts: BatchCounts, first_scan: bool) -> None:
-        last_report = 0.0
         while True:
-            now = time.monotonic()
-            if now - last_report >= self.progress_interval_s:
-                self._report(walker)
-                last_report = now
+            self._maybe_report(walker)
             if self._cancel.is_set():
                 return
             try:
@@ -195,34 +192,40 @@ class Scanner:
                 return
             if isinstance(item, BaseException):
                 raise item
-            fut = self.db.submit_write(
-                "scan a source",
-                lambda c, b=item: upsert_files(
-                    c, self.source.id, scan_id, now_us(), b, check=self._check_cancel, assume_new=first_scan
-                ),
-            )
-            while True:
-                try:
-                    counts.add(fut.result(timeout=_POLL_S))
-                    self._persisted += item.num_rows
-                    break
-                except TimeoutError:
-                    if self._cancel.is_set():
-                        fut.interrupt()  # rolls the batch back
-                        self._settle(fut, item, counts)
-                        return
-                    if time.monotonic() - last_report >= self.progress_interval_s:
-                        self._report(walker)
-                        last_report = time.monotonic()
-                except KeyboardInterrupt:
-                    self.cancel()
-                    fut.interrupt()
-                    self._settle(fut, item, counts)
+            try:
+                if not self._write_batch(walker, item, scan_id, counts, first_scan):
                     return
-                except (ScanCancelled, QueryInterrupted, CancelledError):
-                    if self._cancel.is_set():
-                        return  # the batch rolled back, as cancel wants
-                    raise
+            finally:
+                walker.out.task_done()  # the walker sizes its batches by this (see Walker)
+
+    def _write_batch(self, walker: Walker, batch, scan_id: int, counts: BatchCounts, first_scan: bool) -> bool:
+        """Merge one batch into the catalog; False when the scan was cancelled meanwhile."""
+        fut = self.db.submit_write(
+            "scan a source",
+            lambda c: upsert_files(
+                c, self.source.id, scan_id, now_us(), batch, check=self._check_cancel, assume_new=first_scan
+            ),
+        )
+        while True:
+            try:
+                counts.add(fut.result(timeout=_POLL_S))
+                self._persisted += batch.num_rows
+                return True
+            except TimeoutError:
+                if self._cancel.is_set():
+                    fut.interrupt()  # rolls the batch back
+                    self._settle(fut, batch, counts)
+                    return False
+                self._maybe_report(walker)
+            except KeyboardInterrupt:
+                self.cancel()
+                fut.interrupt()
+                self._settle(fut, batch, counts)
+                return False
+            except (ScanCancelled, QueryInterrupted, CancelledError):
+                if self._cancel.is_set():
+                    return False  # the batch rolled back, as cancel wants
+                raise
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -237,6 +240,11 @@ class Scanner:
             return
         counts.add(done)
         self._persisted += batch.num_rows
+
+    def _maybe_report(self, walker: Walker) -> None:
+        if time.monotonic() - self._last_report >= self.progress_interval_s:
+            self._last_report = time.monotonic()
+            self._report(walker)
 
     def _report(self, walker: Walker) -> None:
         st = walker.stats
