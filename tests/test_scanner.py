@@ -500,31 +500,3 @@ def test_a_disabled_rules_tags_are_cleared_from_changed_files_by_a_rescan(db, tm
     assert tagged == [("two.evtx",)]  # unchanged files keep their tags, as before
     db.execute("t", "DELETE FROM scout_file_tags")
     assert db.read(rules_mod.nothing_to_apply)
-
-
-def _batch_sizes(root, *, consumer_calls_task_done: bool) -> list[int]:
-    import queue
-
-    out = queue.Queue(maxsize=2)
-    w = walker_mod.Walker(str(root), out, threading.Event(), batch_rows=400, min_early_rows=50)
-    w.start()
-    sizes = []
-    while not isinstance(item := out.get(timeout=10), walker_mod.WalkDone):
-        sizes.append(item.num_rows)
-        if consumer_calls_task_done:
-            out.task_done()
-    w.join(timeout=5)
-    return sizes
-
-
-def test_walker_hands_an_idle_consumer_smaller_batches(tmp_path):
-    # An idle consumer (all items task_done) gets a batch as soon as it has
-    # min_early_rows; one that never reports back gets full batches after
-    # the first (nothing is outstanding before the first put).
-    root = tmp_path / "tree"
-    make_tree(root, 1200, seed=3, depth=1, files_per_dir=10)
-    eager = _batch_sizes(root, consumer_calls_task_done=True)
-    full = _batch_sizes(root, consumer_calls_task_done=False)
-    assert sum(eager) == sum(full) == count_files(root)
-    assert len(full) >= 3 and all(n >= 400 for n in full[1:-1])
-    assert max(eager) < 400 and len(eager) > len(full)

@@ -192,11 +192,8 @@ class Scanner:
                 return
             if isinstance(item, BaseException):
                 raise item
-            try:
-                if not self._write_batch(walker, item, scan_id, counts, first_scan):
-                    return
-            finally:
-                walker.out.task_done()  # the walker sizes its batches by this (see Walker)
+            if not self._write_batch(walker, item, scan_id, counts, first_scan):
+                return
 
     def _write_batch(self, walker: Walker, batch, scan_id: int, counts: BatchCounts, first_scan: bool) -> bool:
         """Merge one batch into the catalog; False when the scan was cancelled meanwhile."""

@@ -28,14 +28,6 @@ import pyarrow.compute as pc
 from casparian_tui.scout.pathcodec import ESC, encode_name
 
 DEFAULT_BATCH_ROWS = 32_768
-# A batch may leave early, from this size on, when the consumer has nothing
-# to do (see Walker). Small batches at the start and end of a walk keep the
-# database busy sooner and leave less to write after the last folder; big
-# ones while the database is behind keep the per-commit cost low. Measured on
-# a 100K-file tree: 8K batches ~15% faster end to end than 32K ones, but on
-# 1M files fixed 8K batches made the database the bottleneck (4.9 s busy vs
-# 3.3 s); adaptive sizing gets both.
-MIN_EARLY_ROWS = 8_192
 FLUSH_INTERVAL_S = 0.5  # a slow filesystem still shows persisted progress
 _PUT_POLL_S = 0.02  # how often a blocked put re-checks for cancel
 _CANCEL_CHECK_EVERY = 2048  # entries between cancel checks inside one folder
@@ -105,11 +97,6 @@ class Walker(threading.Thread):
     Ends with a `WalkDone` item, or with the exception that stopped it.
     `cancel` stops it between entries; a cancelled walk ends with `WalkDone`
     too, and the consumer checks `cancel` to know the walk is incomplete.
-
-    A batch holds up to `batch_rows` files, but leaves once it has
-    `min_early_rows` when the consumer is idle: a consumer that calls
-    `out.task_done()` after finishing each item brings `out.unfinished_tasks`
-    to 0 exactly then. (One that never calls it gets full batches only.)
     """
 
     def __init__(
@@ -119,7 +106,6 @@ class Walker(threading.Thread):
         cancel: threading.Event,
         *,
         batch_rows: int = DEFAULT_BATCH_ROWS,
-        min_early_rows: int = MIN_EARLY_ROWS,
         exclude: ExcludeFn | None = None,
     ):
         super().__init__(name="casparian-walker", daemon=True)
@@ -127,7 +113,6 @@ class Walker(threading.Thread):
         self.out = out
         self.cancel = cancel
         self.batch_rows = batch_rows
-        self.min_early_rows = min(min_early_rows, batch_rows)
         self.exclude = exclude
         self.stats = WalkStats()
         self.complete = False  # True only when the walk ran to its end (not cancelled)
@@ -171,7 +156,7 @@ class Walker(threading.Thread):
             path, rel, dev = stack.pop()
             stats.current_dir = rel
             stats.dirs += 1
-            if self._batch_due():
+            if len(self._names) >= self.batch_rows or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
                 self._flush()
             # Files of this folder point at its row in the batch's folder table.
             idx = len(self._dir_paths)
@@ -187,7 +172,7 @@ class Walker(threading.Thread):
                         if n % _CANCEL_CHECK_EVERY == 0:
                             if cancel.is_set():
                                 return
-                            if self._batch_due():
+                            if len(self._names) >= self.batch_rows:
                                 self._flush()  # a huge folder: flush mid-folder
                                 idx = len(self._dir_paths)
                                 self._dir_paths.append(rel)
@@ -228,14 +213,6 @@ class Walker(threading.Thread):
             stats.files = self._batched + len(self._names)
 
     # ---- batches ---------------------------------------------------------
-    def _batch_due(self) -> bool:
-        n = len(self._names)
-        if n >= self.batch_rows:
-            return True
-        if n >= self.min_early_rows and self.out.unfinished_tasks == 0:
-            return True  # the consumer is idle: give it work now
-        return time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
-
     def _appenders(self):
         """Bound `append`s of the current batch's columns (saves a lookup per file)."""
         return (
