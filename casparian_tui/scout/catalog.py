@@ -167,17 +167,20 @@ def list_files(
     where, params = flt.where(conn.backend)
     direction = " DESC" if descending else ""
     order = ", ".join(col + direction for col in SORTS[sort])
+    # The sources are looked up apart, not joined: the join cost ~2 ms of a
+    # ~21 ms first page over 1M files (DuckDB), and there are only a few.
     rows = conn.query_dicts(
-        "SELECT f.id, s.name AS source, s.root, f.rel_path, f.size, f.mtime, f.extension, f.status "
-        f"FROM scout_files f JOIN scout_sources s ON s.id = f.source_id WHERE {where} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        "SELECT f.id, f.source_id, f.rel_path, f.size, f.mtime, f.extension, f.status "
+        f"FROM scout_files f WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, int(limit), int(offset)],
     )
+    sources = {sid: (name, root) for sid, name, root in conn.query_all("SELECT id, name, root FROM scout_sources")}
     tags = tags_for(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
-        root = r.pop("root")
+        source, root = sources[r["source_id"]]
         stored = r["rel_path"]
+        r["source"] = source
         r["path"] = display_name(root.rstrip("/") + "/" + stored)
         r["rel_path"] = display_name(stored)
         r["tags"] = tags.get(r["id"], [])
@@ -188,14 +191,23 @@ def list_files(
 def tags_for(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     ids = list(file_ids)
-    for i in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[i : i + _IN_CHUNK]
+    if not ids:
+        return out
+    if conn.backend == "duckdb":
+        # One list parameter: binding a page's 100 ids one by one costs DuckDB ~1 ms.
         rows = conn.query_all(
-            f"SELECT file_id, tag FROM scout_file_tags WHERE file_id IN ({_marks(chunk)}) ORDER BY file_id, tag",
-            chunk,
+            "SELECT file_id, tag FROM scout_file_tags WHERE file_id = ANY(?::BIGINT[]) ORDER BY file_id, tag", [ids]
         )
-        for fid, tag in rows:
-            out.setdefault(fid, []).append(tag)
+    else:
+        rows = []
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            rows += conn.query_all(
+                f"SELECT file_id, tag FROM scout_file_tags WHERE file_id IN ({_marks(chunk)}) ORDER BY file_id, tag",
+                chunk,
+            )
+    for fid, tag in rows:
+        out.setdefault(fid, []).append(tag)
     return out
 
 
