@@ -39,7 +39,7 @@ module, and `db/turns.py` (waiter markers):
      (the waiters are in) or `MAX_YIELD_S` (1 s) passes, and reopens as soon
      as the waiters let go.
    Stepping aside costs the writer about 0.1 s (a close with its checkpoint,
-   0.02-0.05 s; the waiter's own work; a reopen), so the turn sets the trade,
+   0.02-0.12 s; the waiter's own work; a reopen), so the turn sets the trade,
    measured with `python -m casparian_tui.bench.coexist_probe --files 1000000`
    (a reader that keeps asking during a 1M-file scan): at 1.25 s the scan
    took +8.6 % and +11.2 % (reader p95 1.47 s and 1.54 s), and `casparian
