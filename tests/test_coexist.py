@@ -177,7 +177,7 @@ def test_write_command_exits_3_naming_a_holder_that_never_steps_aside(backend, _
 SLOW_SCAN = """
 import sys
 from casparian_tui.config import Settings
-from casparian_tui.db import Database, trace
+from casparian_tui.db import Database
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 s = Settings.resolve(backend=sys.argv[2], command="casparian scan (small batches)")
@@ -249,7 +249,7 @@ WRITER = """
 import sys, time
 import pyarrow as pa
 from casparian_tui.config import Settings
-from casparian_tui.db import Database, trace
+from casparian_tui.db import Database
 s = Settings.resolve(db=sys.argv[1], backend=sys.argv[2], env={}, command="casparian busy writer")
 db = Database(s)
 batch = pa.table({"job_id": list(range(20000)), "event_at": [0]*20000, "event": ["e"]*20000})

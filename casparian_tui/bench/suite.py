@@ -300,8 +300,8 @@ def bench_coexist(ctx: Context) -> list[Figure]:
     root = corpora.tree(ctx.cache, n)
     scan_once(root, "-", None)  # warm the page cache; not counted
     alone, shared, latencies = [], [], []
-    # Five pairs, interleaved: with three, the medians of whole runs gave +3.8, +16.2 and +9.2 % on a
-    # quiet machine (a 1M scan alone varies by 10 %: 4.3-5.0 s); with two, the p95 jumped by 0.5 s.
+    # Five pairs, interleaved: with three, whole runs' medians spread from +3.8 to +16.2 % (a 1M scan
+    # alone varies 4.1-5.3 s between runs); with two, the p95 jumped by 0.5 s.
     for _ in range(ctx.sizes.runs):
         alone.append(scan_once(root, "-", None)["scan_s"])
         run = scan_once(root, "-", 0.5)
