@@ -1,12 +1,14 @@
 """The TUI side by side with other processes (issue 6, tests 2 and 7), Pilot in-process.
 
 The other process is the real CLI (`casparian scan`), run with small batches
-so that it commits many times and lasts a few seconds on a tree that is quick
-to make; see `SMALL_BATCH_CLI`.
+so that it commits many times on a tree that is quick to make, and paced until
+the test has seen what it checks: how long an unpaced scan lasts depends on the
+machine (a CI run once finished 100,000 files in three refreshes). See `PACED_CLI`.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,13 +19,24 @@ from casparian_tui.scout.testtree import make_tree
 from conftest import REPO
 from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_until
 
-# `casparian scan` exactly, except for the batch size (32,768 by default).
-SMALL_BATCH_CLI = """
-import sys
+# `casparian scan` exactly, except for the batch size (32,768 by default) and
+# a pace: while the file argv[2] exists each batch is followed by a short pause,
+# so the scan keeps committing and holding the lease for far longer than the
+# test needs to look. The test then deletes the file, and the scan runs out.
+PACED_CLI = """
+import os, sys, time
 from casparian_tui.scout import scanner
 scanner.Scanner.__init__.__kwdefaults__["batch_rows"] = int(sys.argv[1])
+pace = sys.argv[2]
+write_batch = scanner.Scanner._write_batch
+def paced(self, *args, **kwargs):
+    done = write_batch(self, *args, **kwargs)
+    if os.path.exists(pace):
+        time.sleep(0.05)
+    return done
+scanner.Scanner._write_batch = paced
 from casparian_tui.cli.main import main
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 HOLD_LEASE = """
@@ -35,11 +48,6 @@ assert lease.acquire(timeout=10)
 print("held", flush=True)
 sys.stdin.readline()
 """
-
-
-def start_small_batch_scan(tree, batch_rows: int = 100) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SMALL_BATCH_CLI, str(batch_rows), "scan", str(tree), "--json"],
-                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def count_status_updates(monkeypatch) -> list[int]:
@@ -72,12 +80,22 @@ def status_text(app) -> str:
 
 @pilot_test
 async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, monkeypatch):
-    n = 100_000  # with 100-file batches the scan lasts several of the writer's 1.25 s turns
+    n = 50_000  # 500 batches of 100: paced, the scan would last at least 25 s
     tree = tmp_path / "tree"
     make_tree(tree, n, seed=2)
     app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))
     db_path = app.db.path
-    scan = start_small_batch_scan(tree)
+    pace = tmp_path / "pace"
+    pace.touch()
+    scan = subprocess.Popen([sys.executable, "-c", PACED_CLI, "100", str(pace), "scan", str(tree), "--json"],
+                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen, latencies, named = [], [], 0
+
+    def seen_enough() -> bool:
+        # it kept refreshing, saw the catalog grow, and the status bar named the scanning
+        # process while it wrote (three times: not one lucky frame)
+        return len({c for c in seen if 0 < c < n}) >= 2 and named >= 3
+
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
@@ -87,8 +105,8 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
                 await pilot.pause(0.01)
             await wait_until(pilot, lambda: f"locked by PID {scan.pid}: casparian scan" in status_text(app))
             discover = app.screen
-            seen, latencies, named = [], [], 0
-            while scan.poll() is None:
+            deadline = time.monotonic() + 60
+            while not seen_enough() and scan.poll() is None and time.monotonic() < deadline:
                 started = time.monotonic()
                 await discover.load_sources()  # the screen's own refresh, through the actor
                 count = await app.db_read(lambda c: c.query_value("SELECT count(*) FROM scout_files"))
@@ -96,18 +114,18 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
                 seen.append(count)
                 named += f"PID {scan.pid}" in status_text(app)
                 await pilot.pause(0.2)
-        out, err = scan.communicate(timeout=60)
+            still_scanning = scan.poll() is None
+            pace.unlink()
+            out, err = scan.communicate(timeout=120)
+            await wait_until(pilot, lambda: status_text(app).endswith("· writer"))  # the bar sees it go
     finally:
         if scan.poll() is None:
             scan.kill()
     assert scan.returncode == 0, err
+    assert json.loads(out)["new"] == n  # the pace changed its speed, not what it wrote
     print("refreshes:", len(seen), "max latency", round(max(latencies), 3), "counts", seen[:8], "...")
+    assert still_scanning and seen_enough(), (seen, named)
     assert max(latencies) < 2.0, latencies
-    mid_scan = [c for c in seen if 0 < c < n]
-    # it kept refreshing and saw the catalog grow (how many distinct counts depends
-    # on how fast this machine scans; two mid-scan answers already prove both)
-    assert len(set(mid_scan)) >= 2, seen
-    assert named >= 3  # the status bar named the scanning process while it wrote
 
 
 @pilot_test
