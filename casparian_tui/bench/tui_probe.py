@@ -5,7 +5,8 @@
 Runs the real app headless (Textual's test driver) on a synthetic catalog
 built in a temporary folder (the same builder as preview_probe), or in DIR
 with --keep (built once, reused by later runs with the same --files and
---backend). Figures are medians; `casparian bench` reports the same ones.
+--backend). It prints the median and range of each figure's repeats;
+`casparian bench` reports the same samples.
 """
 
 from __future__ import annotations
@@ -24,18 +25,39 @@ from casparian_tui.scout.preview import preview
 from casparian_tui.tui.settle import settled
 
 
-async def measure(db: Database, repeat: int) -> dict:
+async def _start(settings: Settings) -> tuple[float, float]:
+    """One start of the app on its own Database (the app closes it on exit): ms until
+    its first frame is painted, and until the file table has rows."""
     from casparian_tui.tui.app import CasparianApp
 
-    app = CasparianApp(db, deterministic=True)
-    out: dict[str, float] = {}
+    app = CasparianApp(Database(settings), deterministic=True)
     started = time.perf_counter()
     async with app.run_test(size=(130, 40)) as pilot:
-        out["first_frame_ms"] = (time.perf_counter() - started) * 1000  # screen mounted and painted
+        frame = (time.perf_counter() - started) * 1000  # screen mounted and painted
         table = app.screen.query_one("#files")
         while table.row_count == 0:
             await asyncio.sleep(0.001)
-        out["first_page_of_files_ms"] = (time.perf_counter() - started) * 1000
+        page = (time.perf_counter() - started) * 1000
+        await settled(app, pilot)
+    return frame, page
+
+
+async def measure(db: Database, repeat: int) -> dict[str, list[float]]:
+    """Each figure's samples in ms."""
+    from casparian_tui.tui.app import CasparianApp
+
+    out: dict[str, list[float]] = {"first_frame_ms": [], "first_page_of_files_ms": []}
+    await _start(db.settings)  # warm-up
+    for _ in range(repeat):
+        frame, page = await _start(db.settings)
+        out["first_frame_ms"].append(frame)
+        out["first_page_of_files_ms"].append(page)
+
+    app = CasparianApp(db, deterministic=True)
+    async with app.run_test(size=(130, 40)) as pilot:
+        table = app.screen.query_one("#files")
+        while table.row_count == 0:
+            await asyncio.sleep(0.001)
         await settled(app, pilot)
 
         # Refresh: the DB round trip plus the table rebuild (the rows are in the
@@ -48,9 +70,9 @@ async def measure(db: Database, repeat: int) -> dict:
             db_part.append(app.last_refresh_ms)
             await settled(app, pilot)
             painted.append((time.perf_counter() - t) * 1000)
-        out["file_table_refresh_ms"] = statistics.median(refresh)
-        out["file_table_refresh_painted_ms"] = statistics.median(painted)
-        out["file_table_refresh_db_ms"] = statistics.median(db_part)
+        out["file_table_refresh_ms"] = refresh
+        out["file_table_refresh_painted_ms"] = painted
+        out["file_table_refresh_db_ms"] = db_part
 
         # The same after the actor closed the database for being idle (DESIGN
         # 3.3): what a user who looked at the screen for a while waits for.
@@ -61,7 +83,7 @@ async def measure(db: Database, repeat: int) -> dict:
             await app.screen.load_files()
             await settled(app, pilot)
             after_idle.append((time.perf_counter() - t) * 1000)
-        out["file_table_refresh_after_idle_ms"] = statistics.median(after_idle)
+        out["file_table_refresh_after_idle_ms"] = after_idle
 
         # Next/previous page (what `]` `[` run; pilot.press() would add its own
         # idle waits): new rows, so the table is rebuilt and repainted.
@@ -71,7 +93,7 @@ async def measure(db: Database, repeat: int) -> dict:
             app.screen.action_page(1 if i % 2 == 0 else -1)
             await settled(app, pilot)
             pages.append((time.perf_counter() - t) * 1000)
-        out["file_table_page_ms"] = statistics.median(pages)
+        out["file_table_page_ms"] = pages
 
         # Screen switch = switch the mode until the screen is painted with the
         # data it loads on arrival (the Jobs screen re-reads its queue on
@@ -82,11 +104,11 @@ async def measure(db: Database, repeat: int) -> dict:
             await app.switch_mode(mode)
             await settled(app, pilot)
             switches[mode].append((time.perf_counter() - t) * 1000)
-        out["screen_switch_ms_first"] = switches["jobs"][0]
+        out["screen_switch_ms_first"] = switches["jobs"][:1]
         later = switches["jobs"][1:] + switches["discover"][1:]
-        out["screen_switch_ms"] = statistics.median(later)
-        out["screen_switch_ms[jobs]"] = statistics.median(switches["jobs"][1:])
-        out["screen_switch_ms[discover]"] = statistics.median(switches["discover"][1:])
+        out["screen_switch_ms"] = later
+        out["screen_switch_ms[jobs]"] = switches["jobs"][1:]
+        out["screen_switch_ms[discover]"] = switches["discover"][1:]
 
         for pattern in ("*.evtx", "**/*.log", "dir7*/**"):
             times = []
@@ -94,7 +116,7 @@ async def measure(db: Database, repeat: int) -> dict:
                 t = time.perf_counter()
                 await app.db_read(lambda c, p=pattern: preview(c, p))
                 times.append((time.perf_counter() - t) * 1000)
-            out[f"preview_ms[{pattern}]"] = statistics.median(times)
+            out[f"preview_ms[{pattern}]"] = times
     return out
 
 
@@ -128,7 +150,7 @@ def run(args, folder: Path) -> None:
     with Database(settings) as db:
         res = asyncio.run(measure(db, args.repeat))
     for k, v in res.items():
-        print(f"  {k:32s} {v:8.1f}")
+        print(f"  {k:32s} {statistics.median(v):8.1f}   ({min(v):.1f}-{max(v):.1f}, {len(v)} runs)")
 
 
 if __name__ == "__main__":
