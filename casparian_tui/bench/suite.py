@@ -128,34 +128,20 @@ def bench_scan(ctx: Context) -> list[Figure]:
 
 
 def bench_scan_1m(ctx: Context) -> list[Figure]:
+    from casparian_tui.bench.scan_probe import million_child
+
     n = ctx.sizes.tree_1m
     root = corpora.tree(ctx.cache, n)
     out = []
     for backend in ctx.backends:
-        runs = [_scan_in_child(ctx, backend, root) for _ in range(max(ctx.sizes.runs - 2, 1))]
+        runs = [million_child(Path(tempfile.mkdtemp(dir=ctx.scratch)), backend, root, rescan=False)
+                for _ in range(max(ctx.sizes.runs - 2, 1))]
         assert all(got["files"] == n for got in runs), runs
-        out.append(Figure(f"scan {n:,} files", backend, "s", 15.0, samples=[got["s"] for got in runs],
+        out.append(Figure(f"scan {n:,} files", backend, "s", 15.0, samples=[got["scan_s"] for got in runs],
                           note="each in a fresh process and database"))
         out.append(Figure(f"scan {n:,} files, peak RSS", backend, "MB", 400.0,
-                          samples=[got["rss_mb"] for got in runs]))
+                          samples=[got["peak_rss_mb"] for got in runs]))
     return out
-
-
-def _scan_in_child(ctx: Context, backend: str, root: Path) -> dict:
-    """A child process, so its peak RSS is the scan's own."""
-    code = (
-        "import json, resource, sys, time, tempfile\n"
-        "from pathlib import Path\n"
-        "from casparian_tui.bench.scan_probe import fresh_db, scan_once\n"
-        f"db = fresh_db(Path(tempfile.mkdtemp(dir={str(ctx.scratch)!r})), {backend!r})\n"
-        "db.query_value('SELECT 1')\n"
-        f"s, r = scan_once(db, Path({str(root)!r}))\n"
-        "db.close()\n"
-        "print(json.dumps({'s': s, 'files': r.files_found,"
-        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def _catalog(ctx: Context, backend: str) -> Database:
