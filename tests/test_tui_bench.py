@@ -49,3 +49,25 @@ async def test_backtest_needs_parser_and_tag(tmp_path, backend, monkeypatch):
         await pilot.press("b")
         await settle(pilot)
         assert "Give a parser file and a tag" in str(app.screen.query_one("#bench-summary", Static).render())
+
+
+@pilot_test
+async def test_tab_then_digits_sent_at_once_land_in_the_sample_box(tmp_path, backend, monkeypatch):
+    """Tab and the sample size typed faster than the app handles them: the digits
+    belong to the box Tab moved to, not to the tag box Tab left."""
+    from textual import events
+
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert app.focused is screen.query_one("#bench-tag")
+        for key, char in (("tab", "\t"), ("2", "2"), ("0", "0")):
+            app.post_message(events.Key(key, char))
+        sample = screen.query_one("#bench-sample")
+        await wait_until(pilot, lambda: sample.value == "20" or screen.query_one("#bench-tag").value != "csv")
+        assert (screen.query_one("#bench-tag").value, sample.value) == ("csv", "20")

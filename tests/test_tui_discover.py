@@ -143,3 +143,38 @@ async def test_a_key_right_after_enter_in_the_pattern_box_reaches_the_table(demo
             app._driver.send_message(event)
         await wait_until(pilot, lambda: app.screen.query("#tag"))  # the new-rule dialog
         assert box.value == "*.txt"
+
+
+@pilot_test
+async def test_keys_typed_while_slow_previews_run_arrive_in_order(demo_app, monkeypatch):
+    """Backspaces and characters sent faster than the app handles them, while each
+    preview takes a while: the box must end up exactly as typed, every time."""
+    import time
+
+    from textual import events
+
+    import casparian_tui.tui.screens.discover as discover
+
+    real = discover.preview
+
+    def slow_preview(conn, pattern, source_id=None):
+        time.sleep(0.3)
+        return real(conn, pattern, source_id=source_id)
+
+    monkeypatch.setattr(discover, "preview", slow_preview)
+    app = demo_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"**/*.py")
+        box = app.screen.query_one("#pattern")
+        for attempt in range(3):
+            await wait_until(pilot, lambda: app.screen.last_preview is not None)
+            # all at once, before the app has handled the first: a fast typist, or tmux
+            for key, char in (("backspace", None), ("backspace", None), ("s", "s"), ("o", "o"),
+                              ("left", None), ("delete", None), ("q", "q")):
+                app.post_message(events.Key(key, char))
+            await wait_until(pilot, lambda: box.value.endswith("q") or len(box.value) > 8)
+            assert box.value == "**/*.sq", (attempt, box.value)
+            for key, char in (("ctrl+u", None), *[(c, c) for c in "**/*.py"]):
+                app.post_message(events.Key(key, char))
+            await wait_until(pilot, lambda: box.value == "**/*.py")

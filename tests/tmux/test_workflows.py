@@ -96,3 +96,20 @@ def test_jobs_view(tui, tmp_path):
     tui.keys("2")
     screen = tui.wait_for(f"completed {summary['completed']}")
     assert "csv_rows" in screen
+
+
+def test_pattern_box_keeps_every_key_in_order(tui, tmp_path):
+    corpus = tmp_path / "evidence"
+    make_corpus(corpus, 30)
+    assert run_cli(tui.home, "scan", str(corpus), "--quiet").returncode == 0
+    tui.start()
+    tui.ready("files 1–30 of 30")
+    tui.keys("/")
+    tui.fill("**/*.csv")
+    tui.wait_for("15 files match")
+    for _ in range(3):
+        # editing keys and characters in one burst, as a fast typist sends them
+        tui.keys("BSpace", "BSpace", "BSpace", "l", "o", "g")
+        tui.wait_for("15 files match **/*.log")
+        tui.keys("BSpace", "BSpace", "BSpace", "c", "s", "v")
+        tui.wait_for("15 files match **/*.csv")
