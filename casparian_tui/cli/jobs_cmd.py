@@ -132,6 +132,10 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         print("\ntraceback:")
         for line in d.traceback.rstrip().splitlines():
             print("  " + safe_text(line))
+    if d.output_tail:
+        print("\nparser output (tail):")
+        for line in d.output_tail.rstrip().splitlines():
+            print("  " + safe_text(line))
     print("\nevents:")
     for e in d.events:
         print(f"  {e.when}  {e.event:<16} {safe_text(e.detail)}")

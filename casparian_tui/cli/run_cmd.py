@@ -17,7 +17,7 @@ from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
 from casparian_tui.sentinel import queue as q
 from casparian_tui.sentinel import selection, supersede
-from casparian_tui.sentinel.plugin import load_parser
+from casparian_tui.sentinel.parser_probe import inspect_parser
 from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S, RunOptions, RunStats, Runner
 
 HELP = "run a parser plugin over files into Parquet (with lineage, quarantine, retries)"
@@ -63,7 +63,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.workers < 1 or args.timeout <= 0 or args.max_attempts < 1:
         raise UsageError("--workers, --timeout and --max-attempts must be positive.")
     started = time.monotonic()
-    spec = load_parser(args.parser)  # before anything is queued
+    spec = inspect_parser(args.parser, args.timeout)  # before anything is queued, in a child process
     disk = selection.expand_paths(args.files)
     tag, source = args.tag, args.source
     use_parser_tags = not (args.files or tag or source)

@@ -73,6 +73,8 @@ def shape(data: Any, schema: Schema | None) -> Shaped:
     if not schema:
         try:
             return Shaped(pa.Table.from_pylist(rows))
+        except OverflowError as exc:
+            raise ShapeError(f"an integer does not fit in 64 bits: {exc}") from exc
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ShapeError(f"rows do not share one type per column: {exc}") from exc
     return _shape_rows(rows, schema)
@@ -123,7 +125,7 @@ def _convert(values: list, typ: pa.DataType, per_value: bool = True) -> pa.Array
         pass
     try:  # strings such as "42" or "2024-01-02 03:04:05" cast cleanly
         return pa.array(values).cast(typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError):
         pass
     if not per_value or len(values) < 2:
         return None

@@ -109,6 +109,7 @@ class JobDetail:
     output_paths: list[str]
     superseded_by: int | None
     dead_letter_id: int | None
+    output_tail: str  # the end of what the parser printed while running this job
     events: list[JobEvent] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -199,12 +200,13 @@ def dead_letters(conn: Connection, parser: str | None = None, limit: int = DEFAU
 
 def job_detail(conn: Connection, job_id: int) -> JobDetail:
     row = conn.query_one(f"SELECT {_JOB_COLS}, j.traceback, j.parser_path, j.parser_fingerprint, j.lease_owner, "
-                         f"j.lease_expires_at, j.run_after, j.started_at, j.output_paths, j.superseded_by, j.error "
+                         f"j.lease_expires_at, j.run_after, j.started_at, j.output_paths, j.superseded_by, j.error, "
+                         f"j.output_tail "
                          f"{_JOB_FROM} WHERE j.id = ?", [job_id])
     if row is None:
         raise JobNotFound(job_id)
     job = _job_row(row[:16])
-    tb, ppath, fp, owner, lease_exp, run_after, started, outputs, superseded, error = row[16:]
+    tb, ppath, fp, owner, lease_exp, run_after, started, outputs, superseded, error, tail = row[16:]
     dead = conn.query_value("SELECT max(id) FROM cf_dead_letter WHERE job_id = ?", [job_id])
     events = [JobEvent(at, when(at), ev, detail or "") for at, ev, detail in conn.query_all(
         "SELECT event_at, event, detail FROM cf_job_events WHERE job_id = ? ORDER BY event_at, id", [job_id])]
@@ -213,7 +215,7 @@ def job_detail(conn: Connection, job_id: int) -> JobDetail:
     except ValueError:
         paths = []
     return JobDetail(job, error or "", tb or "", ppath or "", fp, owner or "", lease_exp, run_after, started,
-                     paths, superseded, dead, events)
+                     paths, superseded, dead, tail or "", events)
 
 
 # ---- steering -------------------------------------------------------------

@@ -205,7 +205,7 @@ class Runner:
             if result["ok"]:
                 w.buffered[job["id"]] = (job, result)
             else:
-                self._fail(job, result["error"], result["traceback"], result["permanent"])
+                self._fail(job, result["error"], result["traceback"], result["permanent"], result.get("output_tail"))
             if flush:
                 self._on_flush(w, flush)
         elif kind == "flushed":
@@ -224,7 +224,8 @@ class Runner:
         for jid, (job, result) in entries.items():
             outs = set(flush["jobs"][jid])
             paths = [p.final for p in parts if Path(p.final).parent.name in outs]
-            done.append(q.Completion(jid, job["attempts"], result["rows"], result["quarantined"], json.dumps(paths)))
+            done.append(q.Completion(jid, job["attempts"], result["rows"], result["quarantined"], json.dumps(paths),
+                                     result.get("output_tail"), job["source_path"]))
 
         def complete(c):
             accepted = q.complete_batch(c, self.owner, done)
@@ -279,8 +280,8 @@ class Runner:
             self.pending.appendleft(job)
         w.buffered.clear()
 
-    def _fail(self, job: dict, error: str, tb: str | None, permanent: bool) -> None:
-        self.failures.append(q.Failure(job["id"], job["attempts"], error or "failed", tb, permanent))
+    def _fail(self, job: dict, error: str, tb: str | None, permanent: bool, output_tail: str | None = None) -> None:
+        self.failures.append(q.Failure(job["id"], job["attempts"], error or "failed", tb, permanent, output_tail))
 
     def _apply_failures(self) -> None:
         if not self.failures:
