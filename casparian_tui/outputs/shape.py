@@ -152,6 +152,9 @@ def quarantine_table(bad: Iterable[tuple[dict, str]]) -> pa.Table:
 
 LINEAGE_FIELDS = [
     pa.field("_cf_source_path", pa.string()),
+    # the exact bytes of the path when it is not valid UTF-8 (else null): the
+    # text column then holds the catalog's reversible escape, not a real path
+    pa.field("_cf_source_path_bytes", pa.binary()),
     pa.field("_cf_source_hash", pa.string()),
     pa.field("_cf_job_id", pa.int64()),
     pa.field("_cf_parser_version", pa.string()),
@@ -160,7 +163,7 @@ LINEAGE_FIELDS = [
 
 
 def add_lineage(table: pa.Table, lineage: dict) -> pa.Table:
-    """Append the five lineage columns (constant for one job)."""
+    """Append the lineage columns (constant for one job)."""
     n = table.num_rows
     for f in LINEAGE_FIELDS:
         table = table.append_column(f, pa.repeat(pa.scalar(lineage[f.name], f.type), n))

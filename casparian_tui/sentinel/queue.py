@@ -246,6 +246,7 @@ def fail_batch(
     now = now_us() if now is None else now
     result: dict[int, str] = {}
     dead: list[int] = []
+    dead_permanent: list[int] = []
     for f in failures:
         row = conn.query_one(
             f"UPDATE {Q} SET attempts = attempts + 1, "
@@ -262,14 +263,15 @@ def fail_batch(
         result[row[0]] = row[1]
         add_events(conn, [row[0]], "failed", f.error[:500], now)
         if row[1] == FAILED:
-            dead.append(row[0])
+            (dead_permanent if f.permanent else dead).append(row[0])
         else:
             add_events(conn, [row[0]], "retry_scheduled", None, now)
-    _dead_letter(conn, dead, now)
+    _dead_letter(conn, dead, now, "attempts used up")
+    _dead_letter(conn, dead_permanent, now, "permanent failure: not retried")
     return result
 
 
-def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int) -> None:
+def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int, why: str | None = None) -> None:
     if not job_ids:
         return
     ids = list(job_ids)
@@ -279,7 +281,7 @@ def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int) -> None:
         f"SELECT id, file_id, parser_name, parser_version, attempts, error, traceback, ? FROM {Q} WHERE id IN ({marks})",
         [now, *ids],
     )
-    add_events(conn, ids, "dead_lettered", None, now)
+    add_events(conn, ids, "dead_lettered", why, now)
 
 
 def release(conn: Connection, owner: str, job_ids: Iterable[int] | None = None, now: int | None = None) -> int:
@@ -317,7 +319,7 @@ def reap(conn: Connection, retry_base_s: float = DEFAULT_RETRY_BASE_S, now: int 
     requeued = sorted(r[0] for r in rows if r[1] == QUEUED)
     dead = sorted(r[0] for r in rows if r[1] == FAILED)
     add_events(conn, sorted(r[0] for r in rows), "reaped", None, now)
-    _dead_letter(conn, dead, now)
+    _dead_letter(conn, dead, now, "attempts used up")
     return len(requeued), len(dead)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from casparian_tui.outputs.parquet import PartBuffer
 from casparian_tui.outputs.shape import ShapeError, add_lineage, quarantine_table, shape, split_outputs
+from casparian_tui.scout.pathcodec import ESC, to_bytes
 from casparian_tui.sentinel.lifeline import die_with_parent
 from casparian_tui.sentinel.plugin import ParserInvalid, TransientError, load_parser, type_from_alias
 from casparian_tui.sentinel.queue import MAX_STORED_TEXT, cap_text
@@ -169,6 +170,7 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
             return result
         lineage = {
             "_cf_source_path": job["source_path"],
+            "_cf_source_path_bytes": to_bytes(job["source_path"]) if ESC in job["source_path"] else None,
             "_cf_source_hash": source_hash,
             "_cf_job_id": job["id"],
             "_cf_parser_version": spec.version,
