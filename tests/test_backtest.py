@@ -100,7 +100,7 @@ def test_backtest_cli(cli, backend, tmp_path):
     assert res.returncode == 1, res.stderr
     out = json.loads(res.stdout)
     assert (out["files_total"], out["passed"], out["failed"], out["rows"]) == (3, 2, 1, 2)
-    assert out["top_errors"] == [{"error": "ValueError: nope", "files": 1}]
+    assert out["top_errors"] == [{"error": "ValueError: nope", "files": 1, "example": "ValueError: nope"}]
     text = cli("backtest", str(parser), "--tag", "docs", "--sample", "2", "--workers", "1", "--backend", backend)
     assert "pass rate" in text.stdout and "ValueError: nope" in text.stdout
     ro = cli("backtest", str(parser), "--tag", "docs", "--read-only", "--backend", backend)

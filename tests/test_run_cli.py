@@ -19,7 +19,8 @@ from casparian_tui.sentinel import queue as q
 REPO = Path(__file__).resolve().parent.parent
 CSV = str(REPO / "assets" / "parsers" / "csv_rows.py")
 LOG = str(REPO / "assets" / "parsers" / "log_lines.py")
-KEYS = ["parser", "version", "jobs", "completed", "failed", "dead_lettered", "skipped", "rows",
+KEYS = ["parser", "version", "jobs", "completed", "failed", "dead_lettered", "done_by_other_runs", "skipped", "changed",
+        "rows",
         "quarantined_rows", "outputs", "duration_s"]
 
 

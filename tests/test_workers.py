@@ -82,7 +82,7 @@ def test_hanging_parser_is_killed_at_timeout_and_dead_lettered(db, tmp_path):
     assert time.monotonic() - t0 < 20
     assert stats.completed == 2
     dead = db.query_one("SELECT attempts, error FROM cf_dead_letter")
-    assert dead == (2, "timed out after 0.7 s (worker killed)")
+    assert dead == (2, "timed out after 0.7 s of parsing (worker killed)")
 
 
 def test_worker_killed_mid_job_counts_an_attempt_and_the_job_is_redone(db, tmp_path):

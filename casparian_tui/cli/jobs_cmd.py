@@ -100,9 +100,11 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
         if rows:
             print("requeue: casparian job requeue JOB · details: casparian job show JOB")
     else:
-        print_table(["id", "status", "parser", "attempts", "rows", "updated", "file", "error"],
-                    [(r.id, r.status, f"{r.parser} {r.version}", f"{r.attempts}/{r.max_attempts}",
-                      "" if r.rows_out is None else r.rows_out, r.updated, r.file, r.error[:60]) for r in rows])
+        print_table(["id", "status", "parser", "tries", "rows", "updated", "file", "error"],
+                    [(r.id, r.status, f"{r.parser} {r.version}", r.tries_text,
+                      "" if r.rows_out is None else r.rows_out, r.updated, r.file,
+                      (r.error or (f"(previous try) {r.previous_error}" if r.previous_error else ""))[:60])
+                     for r in rows])
     if not rows:
         print("(no jobs)" if not args.dead_letter else "(dead letter is empty)")
     return 0
@@ -117,7 +119,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     print_pairs([
         ("job", j.id), ("status", j.status), ("parser", f"{j.parser} {j.version} ({d.parser_fingerprint})"),
         ("parser file", d.parser_path or "-"), ("file", j.file),
-        ("attempts", f"{j.attempts} of {j.max_attempts}"),
+        ("tries", f"{j.tries} of {j.max_attempts}" + (" (failed permanently: not retried)" if j.permanent else "")),
         ("rows", "-" if j.rows_out is None else f"{j.rows_out} ({j.rows_quarantined or 0} quarantined)"),
         ("created", jobs.when(j.created_at)), ("updated", j.updated), ("finished", jobs.when(j.finished_at) or "-"),
         ("lease", f"{d.lease_owner} until {jobs.when(d.lease_expires_at)}" if d.lease_owner else "-"),
@@ -128,9 +130,15 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         print(f"output  {safe_text(p)}")
     if d.error:
         print("\nerror:\n  " + safe_text(d.error).replace("\\n", "\n  "))
+    elif j.previous_error:
+        print(f"\nprevious try failed:\n  {safe_text(j.previous_error)}")
     if d.traceback:
         print("\ntraceback:")
         for line in d.traceback.rstrip().splitlines():
+            print("  " + safe_text(line))
+    if d.output_tail:
+        print("\nparser output (tail):")
+        for line in d.output_tail.rstrip().splitlines():
             print("  " + safe_text(line))
     print("\nevents:")
     for e in d.events:

@@ -17,7 +17,7 @@ from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
 from casparian_tui.sentinel import queue as q
 from casparian_tui.sentinel import selection, supersede
-from casparian_tui.sentinel.plugin import load_parser
+from casparian_tui.sentinel.parser_probe import inspect_parser
 from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S, RunOptions, RunStats, Runner
 
 HELP = "run a parser plugin over files into Parquet (with lineage, quarantine, retries)"
@@ -32,7 +32,9 @@ Files whose output is up to date (same size, mtime and parser fingerprint) are
 skipped unless --force. Without FILES, --tag or --source, the parser's TAGS
 select the files. Outputs: <home>/output/<parser>/<version>/<output>/*.parquet.
 JSON keys: parser, version, jobs, completed, failed (jobs that did not complete),
-dead_lettered, skipped, rows, quarantined_rows, outputs, duration_s.
+dead_lettered, done_by_other_runs (another run of the parser took part: each
+run counts only its own share), skipped, changed (files found changed on disk since the catalog saw
+them: re-parsed, catalog updated), rows, quarantined_rows, outputs, duration_s.
 Ctrl+C stops claiming, requeues running jobs and publishes no partial output.
 """
 
@@ -63,7 +65,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.workers < 1 or args.timeout <= 0 or args.max_attempts < 1:
         raise UsageError("--workers, --timeout and --max-attempts must be positive.")
     started = time.monotonic()
-    spec = load_parser(args.parser)  # before anything is queued
+    spec = inspect_parser(args.parser, args.timeout)  # before anything is queued, in a child process
     disk = selection.expand_paths(args.files)
     tag, source = args.tag, args.source
     use_parser_tags = not (args.files or tag or source)
@@ -72,25 +74,33 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     output_root = Path(args.output).expanduser().absolute() if args.output else selection.default_output_root(
         ctx.settings.home)
 
-    def plan(conn):
+    def select(conn):
         tables = []
-        if disk:
-            tables.append(selection.register_paths(conn, disk))
         if tag or source:
             tables.append(selection.select_catalog(conn, tag, source))
         for t in spec.tags if use_parser_tags else ():
             tables.append(selection.select_catalog(conn, t, None))
+        return tables
+
+    # stat outside the write: it takes a while on a big selection
+    catalog = [selection.on_disk_now(t) for t in ctx.db.read(select)]
+
+    def plan(conn):
+        tables = list(catalog)
+        if disk:
+            tables.append(selection.register_paths(conn, disk))
         files = pa.concat_tables(tables) if tables else selection._file_table([], [], [])
+        changed = selection.record_disk_changes(conn, files)
         # an approved schema contract wins over the parser's declared OUTPUTS
         return selection.plan_jobs(conn, spec, files, args.force, args.max_attempts), \
-            contracts.effective_schemas(conn, spec)
+            contracts.effective_schemas(conn, spec), changed
 
-    planned, schemas = ctx.db.write(f"queue jobs for {spec.name}", plan)
+    planned, schemas, changed = ctx.db.write(f"queue jobs for {spec.name}", plan)
     _recover(ctx, spec, output_root)
     opts = RunOptions(output_root=output_root, workers=args.workers, timeout_s=args.timeout,
                       lease_s=args.lease_seconds, retry_base_s=args.retry_delay, schemas=schemas)
     stats = _execute(ctx, spec, opts, len(planned.job_ids)) if planned.job_ids else RunStats()
-    summary = _summary(ctx, spec, planned, stats, time.monotonic() - started)
+    summary = _summary(ctx, spec, planned, changed, stats, time.monotonic() - started)
     if ctx.json:
         print_json(summary)
     else:
@@ -142,7 +152,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _summary(ctx: Context, spec, planned, stats: RunStats, duration: float) -> dict:
+def _summary(ctx: Context, spec, planned, changed: int, stats: RunStats, duration: float) -> dict:
     ids = planned.job_ids
 
     def count(conn):
@@ -150,23 +160,26 @@ def _summary(ctx: Context, spec, planned, stats: RunStats, duration: float) -> d
             return []
         with q.staged_table(conn, "_cf_run_jobs", pa.table({"id": pa.array(ids, pa.int64())})) as name:
             return conn.query_all(
-                f"SELECT j.status, count(*), sum(j.rows_out), sum(j.rows_quarantined) FROM {q.Q} j "
+                f"SELECT j.status, count(*) FROM {q.Q} j "
                 f"JOIN {name} AS r ON r.id = j.id GROUP BY j.status")
 
-    by_status = {r[0]: (r[1], r[2] or 0, r[3] or 0) for r in ctx.db.write("summarize the run", count)}
-    completed = by_status.get(q.COMPLETED, (0, 0, 0))
-    dead = by_status.get(q.FAILED, (0, 0, 0))[0]
-    not_done = dead + by_status.get(q.CANCELLED, (0, 0, 0))[0]
+    by_status = {r[0]: r[1] for r in ctx.db.write("summarize the run", count)}
+    # Another run of this parser may share these jobs: count what this one did,
+    # and how many the others finished, so two runs do not both claim the whole.
+    finished = by_status.get(q.COMPLETED, 0) + by_status.get(q.FAILED, 0)
+    others = max(finished - stats.completed - stats.dead_lettered, 0)
     return {
         "parser": spec.name,
         "version": spec.version,
         "jobs": len(ids),
-        "completed": completed[0],
-        "failed": not_done,
-        "dead_lettered": dead,
+        "completed": stats.completed,
+        "failed": stats.dead_lettered + by_status.get(q.CANCELLED, 0),
+        "dead_lettered": stats.dead_lettered,
+        "done_by_other_runs": others,
         "skipped": planned.skipped,
-        "rows": int(completed[1]),
-        "quarantined_rows": int(completed[2]),
+        "changed": changed,
+        "rows": stats.rows,
+        "quarantined_rows": stats.quarantined,
         "outputs": sorted(set(stats.outputs)),
         "duration_s": round(duration, 3),
     }
@@ -178,9 +191,11 @@ def _print_summary(s: dict, stats: RunStats) -> None:
     folders = sorted({str(Path(p).parent) for p in s["outputs"]})
     print_pairs([
         ("parser", f"{s['parser']} {s['version']}"),
-        ("jobs", f"{s['jobs']} ({s['skipped']} up to date, skipped)"),
+        ("jobs", f"{s['jobs']} ({s['skipped']} up to date, skipped; {s['changed']} changed on disk since the last scan)"),
         ("completed", s["completed"]),
         ("failed", f"{s['failed']} ({s['dead_lettered']} dead-lettered; see: casparian jobs --dead-letter)"),
+        *([("other runs", f"{s['done_by_other_runs']} of these jobs finished by another run")]
+          if s["done_by_other_runs"] else []),
         ("rows", f"{s['rows']} ({s['quarantined_rows']} quarantined)"),
         ("outputs", ", ".join(folders) or "-"),
         ("duration", f"{s['duration_s']:.2f} s"),

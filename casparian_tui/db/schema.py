@@ -229,6 +229,14 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    Migration(
+        6,
+        "jobs: parser output tail and the path a job parsed",
+        [
+            "ALTER TABLE cf_processing_queue ADD COLUMN output_tail TEXT",
+            "ALTER TABLE cf_processing_queue ADD COLUMN source_path TEXT",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

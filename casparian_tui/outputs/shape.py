@@ -73,6 +73,8 @@ def shape(data: Any, schema: Schema | None) -> Shaped:
     if not schema:
         try:
             return Shaped(pa.Table.from_pylist(rows))
+        except OverflowError as exc:
+            raise ShapeError(f"an integer does not fit in 64 bits: {exc}") from exc
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ShapeError(f"rows do not share one type per column: {exc}") from exc
     return _shape_rows(rows, schema)
@@ -123,7 +125,7 @@ def _convert(values: list, typ: pa.DataType, per_value: bool = True) -> pa.Array
         pass
     try:  # strings such as "42" or "2024-01-02 03:04:05" cast cleanly
         return pa.array(values).cast(typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError):
         pass
     if not per_value or len(values) < 2:
         return None
@@ -150,6 +152,9 @@ def quarantine_table(bad: Iterable[tuple[dict, str]]) -> pa.Table:
 
 LINEAGE_FIELDS = [
     pa.field("_cf_source_path", pa.string()),
+    # the exact bytes of the path when it is not valid UTF-8 (else null): the
+    # text column then holds the catalog's reversible escape, not a real path
+    pa.field("_cf_source_path_bytes", pa.binary()),
     pa.field("_cf_source_hash", pa.string()),
     pa.field("_cf_job_id", pa.int64()),
     pa.field("_cf_parser_version", pa.string()),
@@ -158,7 +163,7 @@ LINEAGE_FIELDS = [
 
 
 def add_lineage(table: pa.Table, lineage: dict) -> pa.Table:
-    """Append the five lineage columns (constant for one job)."""
+    """Append the lineage columns (constant for one job)."""
     n = table.num_rows
     for f in LINEAGE_FIELDS:
         table = table.append_column(f, pa.repeat(pa.scalar(lineage[f.name], f.type), n))

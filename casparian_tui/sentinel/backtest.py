@@ -12,6 +12,7 @@ Files that failed in this parser's previous backtest are tried first.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 import time
@@ -61,13 +62,15 @@ class BacktestReport:
     quarantined_rows: int
     p50_ms: float | None
     p95_ms: float | None
-    top_errors: list[tuple[str, int]] = field(default_factory=list)
+    top_errors: list[tuple[str, int]] = field(default_factory=list)  # (message shape, files)
+    error_examples: dict[str, str] = field(default_factory=dict)  # message shape -> one real message
     observed: dict[str, dict[str, str]] = field(default_factory=dict)  # output -> column -> alias
     duration_s: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["top_errors"] = [{"error": e, "files": n} for e, n in self.top_errors]
+        examples = d.pop("error_examples")
+        d["top_errors"] = [{"error": e, "files": n, "example": examples.get(e, e)} for e, n in self.top_errors]
         return d
 
 
@@ -231,12 +234,16 @@ class Backtest:
         ms = [r.duration_ms for r in self.results]
         passed = sum(r.passed for r in self.results)
         tested = len(self.results)
-        errors = Counter(_error_kind(r.error) for r in self.results if not r.passed)
+        failed = [r.error for r in self.results if not r.passed]
+        errors = Counter(error_shape(e) for e in failed)
+        examples: dict[str, str] = {}
+        for e in failed:
+            examples.setdefault(error_shape(e), _first_line(e))
         return BacktestReport(
             self.run_id, self.spec.name, self.spec.version, self.tag, status, total, tested, passed, tested - passed,
             passed / tested if tested else 0.0, sum(r.rows for r in self.results),
             sum(r.quarantined for r in self.results), percentile(ms, 50), percentile(ms, 95),
-            errors.most_common(5), self.observed, round(duration_s, 3))
+            errors.most_common(5), examples, self.observed, round(duration_s, 3))
 
 
 def _with_paths(conn: Connection, ids: list[int]) -> list[tuple[int, str, str]]:
@@ -246,9 +253,22 @@ def _with_paths(conn: Connection, ids: list[int]) -> list[tuple[int, str, str]]:
     return [(fid, *paths.get(fid, ("", f"<file {fid} not in catalog>"))) for fid in ids]
 
 
-def _error_kind(error: str) -> str:
-    """Errors grouped for the top list: the first line, numbers and quoted bits kept short."""
-    line = (error or "failed").splitlines()[0]
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def error_shape(error: str) -> str:
+    """What an error says with its particulars blanked: one cause, one row of the top list.
+
+    Numbers become `#` and quoted values `'…'`, so "row 12 of 'a.csv'" and
+    "row 7 of 'b.csv'" (or a count of rows in a policy message) group together.
+    """
+    line = _QUOTED.sub("'…'", _first_line(error))
+    return _NUMBER.sub("#", line)
+
+
+def _first_line(error: str) -> str:
+    line = (error or "failed").splitlines()[0] if (error or "").strip() else "failed"
     return line if len(line) <= 160 else line[:159] + "…"
 
 

@@ -16,6 +16,8 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+import pyarrow as pa
+
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
 from casparian_tui.scout.pathcodec import display_name
@@ -55,16 +57,23 @@ class JobRow:
     version: str
     file_id: int
     file: str  # printable path
-    attempts: int
+    attempts: int  # failed tries (the queue's counter)
     max_attempts: int
     priority: int
     rows_out: int | None
     rows_quarantined: int | None
-    error: str  # first line, shortened
+    error: str  # why it FAILED, first line, shortened ('' for a job still in play)
     created_at: int
     updated_at: int
     finished_at: int | None
     updated: str  # local time text of updated_at
+    tries: int  # tries made, the successful or running one included
+    permanent: bool  # FAILED before using its tries: rerunning cannot fix it
+    previous_error: str  # a QUEUED or RUNNING job's last failed try, first line
+
+    @property
+    def tries_text(self) -> str:
+        return f"{self.tries}/{self.max_attempts}" + (" permanent" if self.permanent else "")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +118,7 @@ class JobDetail:
     output_paths: list[str]
     superseded_by: int | None
     dead_letter_id: int | None
+    output_tail: str  # the end of what the parser printed while running this job
     events: list[JobEvent] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -153,8 +163,13 @@ def _file_text(root: str | None, rel: str | None, file_id: int) -> str:
 def _job_row(r: tuple) -> JobRow:
     (jid, status, parser, version, fid, root, rel, attempts, max_attempts, priority, rows_out, rows_q, error,
      created, updated, finished) = r
+    in_play = status in (q.QUEUED, q.RUNNING)
+    # `attempts` counts failed tries; a completed or running job is one more.
+    tries = attempts + 1 if status in (q.COMPLETED, q.RUNNING) else attempts
+    permanent = status == q.FAILED and attempts < max_attempts
     return JobRow(jid, status, parser, version, fid, _file_text(root, rel, fid), attempts, max_attempts, priority,
-                  rows_out, rows_q, one_line(error), created, updated, finished, when(updated))
+                  rows_out, rows_q, "" if in_play else one_line(error), created, updated, finished, when(updated),
+                  tries, permanent, one_line(error) if in_play else "")
 
 
 def counts(conn: Connection, parser: str | None = None) -> dict[str, int]:
@@ -199,12 +214,13 @@ def dead_letters(conn: Connection, parser: str | None = None, limit: int = DEFAU
 
 def job_detail(conn: Connection, job_id: int) -> JobDetail:
     row = conn.query_one(f"SELECT {_JOB_COLS}, j.traceback, j.parser_path, j.parser_fingerprint, j.lease_owner, "
-                         f"j.lease_expires_at, j.run_after, j.started_at, j.output_paths, j.superseded_by, j.error "
+                         f"j.lease_expires_at, j.run_after, j.started_at, j.output_paths, j.superseded_by, j.error, "
+                         f"j.output_tail "
                          f"{_JOB_FROM} WHERE j.id = ?", [job_id])
     if row is None:
         raise JobNotFound(job_id)
     job = _job_row(row[:16])
-    tb, ppath, fp, owner, lease_exp, run_after, started, outputs, superseded, error = row[16:]
+    tb, ppath, fp, owner, lease_exp, run_after, started, outputs, superseded, error, tail = row[16:]
     dead = conn.query_value("SELECT max(id) FROM cf_dead_letter WHERE job_id = ?", [job_id])
     events = [JobEvent(at, when(at), ev, detail or "") for at, ev, detail in conn.query_all(
         "SELECT event_at, event, detail FROM cf_job_events WHERE job_id = ? ORDER BY event_at, id", [job_id])]
@@ -212,8 +228,10 @@ def job_detail(conn: Connection, job_id: int) -> JobDetail:
         paths = [display_name(p) for p in json.loads(outputs or "[]")]
     except ValueError:
         paths = []
+    if job.status in (q.QUEUED, q.RUNNING):
+        error, tb = "", ""  # the last failed try's: shown as previous_error, and in the events
     return JobDetail(job, error or "", tb or "", ppath or "", fp, owner or "", lease_exp, run_after, started,
-                     paths, superseded, dead, events)
+                     paths, superseded, dead, tail or "", events)
 
 
 # ---- steering -------------------------------------------------------------
@@ -225,19 +243,31 @@ def _status_of(conn: Connection, job_id: int) -> str:
 
 
 def _requeue(conn: Connection, ids: list[int], from_statuses: tuple[str, ...], event: str) -> list[int]:
-    """Back to QUEUED with a fresh set of attempts; their dead-letter entries go."""
+    """Back to QUEUED with a fresh set of attempts and no error; their dead-letter entries go.
+
+    The old error is not lost: the job's history event says what it was.
+    """
     if not ids:
         return []
     now = q.now_us()
     marks = ", ".join("?" for _ in ids)
     smarks = ", ".join("?" for _ in from_statuses)
+    old = dict(conn.query_all(f"SELECT id, error FROM {q.Q} WHERE id IN ({marks}) AND status IN ({smarks})",
+                              [*ids, *from_statuses]))
     done = sorted(r[0] for r in conn.query_all(
         f"UPDATE {q.Q} SET status = 'QUEUED', attempts = 0, run_after = 0, lease_owner = NULL, "
-        "lease_expires_at = NULL, started_at = NULL, finished_at = NULL, updated_at = ? "
-        f"WHERE id IN ({marks}) AND status IN ({smarks}) RETURNING id", [now, *ids, *from_statuses]))
+        "lease_expires_at = NULL, started_at = NULL, finished_at = NULL, error = NULL, traceback = NULL, "
+        f"output_tail = NULL, updated_at = ? WHERE id IN ({marks}) AND status IN ({smarks}) RETURNING id",
+        [now, *ids, *from_statuses]))
     if done:
         conn.execute(f"DELETE FROM cf_dead_letter WHERE job_id IN ({', '.join('?' for _ in done)})", done)
-        q.add_events(conn, done, event, None, now)
+        conn.bulk_insert("cf_job_events", pa.table({
+            "job_id": pa.array(done, pa.int64()),
+            "event_at": pa.array([now] * len(done), pa.int64()),
+            "event": pa.array([event] * len(done), pa.string()),
+            "detail": pa.array([("after: " + one_line(old.get(j), 300)) if old.get(j) else None for j in done],
+                               pa.string()),
+        }))
     return done
 
 

@@ -31,11 +31,19 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_LEASE_S = 60.0
 DEFAULT_RETRY_BASE_S = 0.5
 MAX_BACKOFF_S = 300.0
+MAX_STORED_TEXT = 64 * 1024  # characters of an error, traceback or output tail kept per job
 Q = "cf_processing_queue"
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def cap_text(text: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
+    """`text` cut to `limit` characters, saying how much was cut (a parser's message can be huge)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… [cut: {len(text) - limit:,} more characters not stored]"
 
 
 def backoff_us(attempts: int, base_s: float) -> int:
@@ -59,6 +67,8 @@ class Completion:
     rows_out: int = 0
     rows_quarantined: int = 0
     output_paths: str = "[]"
+    output_tail: str | None = None  # the end of what the parser printed
+    source_path: str | None = None  # the stored path the job parsed (a rename makes the output stale)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class Failure:
     error: str
     traceback: str | None = None
     permanent: bool = False
+    output_tail: str | None = None
 
 
 # ---- events ----------------------------------------------------------
@@ -173,6 +184,8 @@ def complete_batch(conn: Connection, owner: str, done: Sequence[Completion], now
             "rows_out": pa.array([d.rows_out for d in done], pa.int64()),
             "rows_quarantined": pa.array([d.rows_quarantined for d in done], pa.int64()),
             "output_paths": pa.array([d.output_paths for d in done], pa.string()),
+            "output_tail": pa.array([cap_text(d.output_tail) for d in done], pa.string()),
+            "source_path": pa.array([d.source_path for d in done], pa.string()),
         }
     )
     accepted = _fenced_update_from(
@@ -180,7 +193,7 @@ def complete_batch(conn: Connection, owner: str, done: Sequence[Completion], now
         staged,
         "status = 'COMPLETED', lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?, "
         "error = NULL, traceback = NULL, rows_out = s.rows_out, rows_quarantined = s.rows_quarantined, "
-        "output_paths = s.output_paths",
+        "output_paths = s.output_paths, output_tail = s.output_tail, source_path = s.source_path",
         [now, now],
         owner,
     )
@@ -233,29 +246,32 @@ def fail_batch(
     now = now_us() if now is None else now
     result: dict[int, str] = {}
     dead: list[int] = []
+    dead_permanent: list[int] = []
     for f in failures:
         row = conn.query_one(
             f"UPDATE {Q} SET attempts = attempts + 1, "
             "status = CASE WHEN ? OR attempts + 1 >= max_attempts THEN 'FAILED' ELSE 'QUEUED' END, "
             "finished_at = CASE WHEN ? OR attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
-            "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, error = ?, traceback = ?, updated_at = ? "
-            "WHERE id = ? AND status = 'RUNNING' AND lease_owner = ? AND attempts = ? RETURNING id, status",
-            [f.permanent, f.permanent, now, now + backoff_us(f.attempts + 1, retry_base_s), f.error, f.traceback,
-             now, f.id, owner, f.attempts],
+            "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, error = ?, traceback = ?, output_tail = ?, "
+            "updated_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_owner = ? AND attempts = ? "
+            "RETURNING id, status",
+            [f.permanent, f.permanent, now, now + backoff_us(f.attempts + 1, retry_base_s), cap_text(f.error),
+             cap_text(f.traceback), cap_text(f.output_tail), now, f.id, owner, f.attempts],
         )
         if row is None:
             continue
         result[row[0]] = row[1]
         add_events(conn, [row[0]], "failed", f.error[:500], now)
         if row[1] == FAILED:
-            dead.append(row[0])
+            (dead_permanent if f.permanent else dead).append(row[0])
         else:
             add_events(conn, [row[0]], "retry_scheduled", None, now)
-    _dead_letter(conn, dead, now)
+    _dead_letter(conn, dead, now, "attempts used up")
+    _dead_letter(conn, dead_permanent, now, "permanent failure: not retried")
     return result
 
 
-def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int) -> None:
+def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int, why: str | None = None) -> None:
     if not job_ids:
         return
     ids = list(job_ids)
@@ -265,7 +281,7 @@ def _dead_letter(conn: Connection, job_ids: Sequence[int], now: int) -> None:
         f"SELECT id, file_id, parser_name, parser_version, attempts, error, traceback, ? FROM {Q} WHERE id IN ({marks})",
         [now, *ids],
     )
-    add_events(conn, ids, "dead_lettered", None, now)
+    add_events(conn, ids, "dead_lettered", why, now)
 
 
 def release(conn: Connection, owner: str, job_ids: Iterable[int] | None = None, now: int | None = None) -> int:
@@ -303,7 +319,7 @@ def reap(conn: Connection, retry_base_s: float = DEFAULT_RETRY_BASE_S, now: int 
     requeued = sorted(r[0] for r in rows if r[1] == QUEUED)
     dead = sorted(r[0] for r in rows if r[1] == FAILED)
     add_events(conn, sorted(r[0] for r in rows), "reaped", None, now)
-    _dead_letter(conn, dead, now)
+    _dead_letter(conn, dead, now, "attempts used up")
     return len(requeued), len(dead)
 
 

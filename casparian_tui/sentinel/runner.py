@@ -54,6 +54,7 @@ class RunOptions:
 class RunStats:
     done: int = 0  # jobs finished for good (completed or given up) seen by this run
     completed: int = 0
+    dead_lettered: int = 0
     failed_attempts: int = 0
     rows: int = 0
     quarantined: int = 0
@@ -82,6 +83,8 @@ class Runner:
         self.pending: deque[dict] = deque()
         self.held: dict[int, q.ClaimedJob] = {}
         self.failures: list[q.Failure] = []
+        self.started: list[tuple[int, int, int]] = []  # (job id, when sent to a worker, worker pid), not yet recorded
+        self.next_started_flush = 0.0
         self.queue_drained = False
         self.others_running = 0  # jobs of this parser another run holds, seen when nothing was left to claim
         self.next_claim_at = 0.0
@@ -185,7 +188,9 @@ class Runner:
             if not self.pending:
                 return
             if w.idle:
-                w.send_job(self.pending.popleft())
+                job = self.pending.popleft()
+                w.send_job(job)
+                self.started.append((job["id"], q.now_us(), w.pid or 0))
 
     # ---- worker messages -------------------------------------------------
     def _handle(self, w: Worker, msg: tuple | None) -> None:
@@ -205,7 +210,7 @@ class Runner:
             if result["ok"]:
                 w.buffered[job["id"]] = (job, result)
             else:
-                self._fail(job, result["error"], result["traceback"], result["permanent"])
+                self._fail(job, result["error"], result["traceback"], result["permanent"], result.get("output_tail"))
             if flush:
                 self._on_flush(w, flush)
         elif kind == "flushed":
@@ -224,9 +229,13 @@ class Runner:
         for jid, (job, result) in entries.items():
             outs = set(flush["jobs"][jid])
             paths = [p.final for p in parts if Path(p.final).parent.name in outs]
-            done.append(q.Completion(jid, job["attempts"], result["rows"], result["quarantined"], json.dumps(paths)))
+            done.append(q.Completion(jid, job["attempts"], result["rows"], result["quarantined"], json.dumps(paths),
+                                     result.get("output_tail"), job["source_path"]))
+
+        started = self._take_started()
 
         def complete(c):
+            record_started(c, started)
             accepted = q.complete_batch(c, self.owner, done)
             return accepted, q.supersede_older(c, sorted(accepted))
 
@@ -269,7 +278,7 @@ class Runner:
         for w in list(self.pool.workers):
             if w.job is not None and now - w.job_sent_at > limit:
                 job = w.job
-                self._fail(job, f"timed out after {limit:g} s (worker killed)", None, False)
+                self._fail(job, f"timed out after {limit:g} s of parsing (worker killed)", None, False)
                 self._requeue_buffered(w)
                 self.pool.replace(w)
 
@@ -279,22 +288,29 @@ class Runner:
             self.pending.appendleft(job)
         w.buffered.clear()
 
-    def _fail(self, job: dict, error: str, tb: str | None, permanent: bool) -> None:
-        self.failures.append(q.Failure(job["id"], job["attempts"], error or "failed", tb, permanent))
+    def _fail(self, job: dict, error: str, tb: str | None, permanent: bool, output_tail: str | None = None) -> None:
+        self.failures.append(q.Failure(job["id"], job["attempts"], error or "failed", tb, permanent, output_tail))
 
     def _apply_failures(self) -> None:
         if not self.failures:
             return
         batch, self.failures = self.failures, []
-        outcome = self.db.write(
-            "record failed jobs", lambda c: q.fail_batch(c, self.owner, batch, self.opts.retry_base_s))
+        started = self._take_started()
+
+        def fail(c):
+            record_started(c, started)
+            return q.fail_batch(c, self.owner, batch, self.opts.retry_base_s)
+
+        outcome = self.db.write("record failed jobs", fail)
         for f in batch:
             self.held.pop(f.id, None)
         if any(s == q.QUEUED for s in outcome.values()):
             self.queue_drained = False  # a retry is scheduled: look again before finishing
             self.next_claim_at = 0.0
         self.stats.failed_attempts += len(batch)
-        self.stats.done += sum(1 for s in outcome.values() if s == q.FAILED)
+        dead = sum(1 for s in outcome.values() if s == q.FAILED)
+        self.stats.dead_lettered += dead
+        self.stats.done += dead
         self.progress(self.stats)
 
     def _flush_when_drained(self) -> None:
@@ -304,8 +320,16 @@ class Runner:
             if w.idle and w.buffered:
                 w.request_flush()
 
+    def _take_started(self) -> list[tuple[int, int, int]]:
+        started, self.started = self.started, []
+        self.next_started_flush = time.monotonic() + 1.0
+        return started
+
     def _keep_leases(self) -> None:
         now = time.monotonic()
+        if self.started and now >= self.next_started_flush:
+            started = self._take_started()
+            self.db.write("record started jobs", lambda c: record_started(c, started))
         if self.held and now >= self.next_heartbeat:
             self.db.write("extend job leases", lambda c: q.heartbeat(c, self.owner, self.opts.lease_s))
             self.next_heartbeat = now + self.opts.lease_s / 3
@@ -324,11 +348,31 @@ class Runner:
         """Stop: give held jobs back (no attempt counted) and leave no partial output."""
         self.pool.shutdown(graceful=False)
         try:
-            self.db.write("requeue interrupted jobs", lambda c: q.release(c, self.owner))
+            started = self._take_started()
+
+            def release(c):
+                record_started(c, started)
+                return q.release(c, self.owner)
+
+            self.db.write("requeue interrupted jobs", release)
         finally:
             root = parquet.output_dir(self.opts.output_root, self.spec.name, self.spec.version, "")
             for tmp in root.glob(f"*/{parquet.TMP_PREFIX}*-{self.token}*{parquet.TMP_SUFFIX}"):
                 tmp.unlink(missing_ok=True)
+
+
+def record_started(conn, started: list[tuple[int, int, int]]) -> None:
+    """A `started` event per job at the moment a worker got it: its time limit counts from there."""
+    if not started:
+        return
+    import pyarrow as pa
+
+    conn.bulk_insert("cf_job_events", pa.table({
+        "job_id": pa.array([s[0] for s in started], pa.int64()),
+        "event_at": pa.array([s[1] for s in started], pa.int64()),
+        "event": pa.array(["started"] * len(started), pa.string()),
+        "detail": pa.array([f"worker pid {s[2]}" for s in started], pa.string()),
+    }))
 
 
 def file_paths(conn, file_ids: list[int]) -> dict[int, tuple[str, str]]:

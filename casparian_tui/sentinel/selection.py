@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import UsageError
-from casparian_tui.scout.pathcodec import encode_name
+from casparian_tui.scout.pathcodec import decode_name, encode_name
 from casparian_tui.sentinel import queue as q
 from casparian_tui.sentinel.plugin import ParserSpec
 
@@ -134,7 +134,11 @@ def _file_table(ids, sizes, mtimes) -> pa.Table:
 
 
 def select_catalog(conn: Connection, tag: str | None, source: str | None) -> pa.Table:
-    """Live (not deleted) catalog files with `tag` and/or in source `source` (name)."""
+    """Live (not deleted) catalog files with `tag` and/or in source `source` (name).
+
+    A table (file_id, size, mtime, path): the catalog's size and mtime, as of
+    the last scan, and the stored path; `on_disk_now` brings them up to date.
+    """
     where, params, join = ["f.deleted_at IS NULL"], [], ""
     if tag:
         join = "JOIN scout_file_tags t ON t.file_id = f.id AND t.tag = ?"
@@ -145,9 +149,52 @@ def select_catalog(conn: Connection, tag: str | None, source: str | None) -> pa.
             raise UsageError(f"No source named {source!r}.", hint="List sources with: casparian source list")
         where.append("f.source_id = ?")
         params.append(sid)
-    rows = conn.query_all(f"SELECT f.id, f.size, f.mtime FROM scout_files f {join} WHERE {' AND '.join(where)} "
+    rows = conn.query_all(f"SELECT f.id, f.size, f.mtime, s.root, f.rel_path FROM scout_files f "
+                          f"JOIN scout_sources s ON s.id = f.source_id {join} WHERE {' AND '.join(where)} "
                           "ORDER BY f.id", params)
-    return _file_table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    table = _file_table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    return table.append_column("path", pa.array([_join_stored(r[3], r[4]) for r in rows], pa.string()))
+
+
+def _join_stored(root: str, rel: str) -> str:
+    return root.rstrip("/") + "/" + rel if rel else root
+
+
+# The stored path of scout_files row f, in SQL (the same join as `_join_stored`).
+STORED_PATH_SQL = "CASE WHEN f.rel_path = '' THEN src.root ELSE rtrim(src.root, '/') || '/' || f.rel_path END"
+
+
+def on_disk_now(catalog: pa.Table) -> pa.Table:
+    """(file_id, size, mtime) as the disk has them now, for `select_catalog`'s rows.
+
+    The catalog is as of the last scan; a file may have grown since, and an
+    up-to-date check against old figures would skip it. A file that cannot be
+    stat'ed keeps the catalog's figures (its job reports the error).
+    """
+    sizes, mtimes = catalog.column("size").to_pylist(), catalog.column("mtime").to_pylist()
+    for i, stored in enumerate(catalog.column("path").to_pylist()):
+        try:
+            st = os.stat(decode_name(stored))
+        except OSError:
+            continue
+        sizes[i], mtimes[i] = st.st_size, st.st_mtime_ns // 1000
+    return _file_table(catalog.column("file_id").to_pylist(), sizes, mtimes)
+
+
+def record_disk_changes(conn: Connection, files: pa.Table) -> int:
+    """Update catalog rows whose size or mtime on disk differ from `files`; return how many did."""
+    if files.num_rows == 0:
+        return 0
+    from casparian_tui.sentinel.queue import staged_table
+
+    files = files.group_by("file_id").aggregate([("size", "max"), ("mtime", "max")]).rename_columns(
+        ["file_id", "size", "mtime"])
+    with staged_table(conn, "_cf_staged_disk", files) as name:
+        rows = conn.query_all(
+            f"UPDATE scout_files SET size = d.size, mtime = d.mtime, last_seen_at = ? FROM {name} AS d "
+            "WHERE scout_files.id = d.file_id AND (scout_files.size <> d.size OR scout_files.mtime <> d.mtime) "
+            "RETURNING scout_files.id", [q.now_us()])
+    return len(rows)
 
 
 @dataclass
@@ -157,7 +204,10 @@ class Plan:
 
 
 def plan_jobs(conn: Connection, spec: ParserSpec, files: pa.Table, force: bool, max_attempts: int = 3) -> Plan:
-    """Enqueue a job per file unless its output is up to date (same size, mtime, fingerprint).
+    """Enqueue a job per file unless its output is up to date (same size, mtime, path, fingerprint).
+
+    The path counts too: a renamed file is parsed again, so the lineage of its
+    rows names the file as it is called now (the old rows are superseded).
 
     A file that already has a QUEUED or RUNNING job for this parser build gets
     no second one; that job is part of this run.
@@ -176,7 +226,9 @@ def plan_jobs(conn: Connection, spec: ParserSpec, files: pa.Table, force: bool, 
             "  AND j.parser_fingerprint = ? AND j.status IN ('QUEUED', 'RUNNING')) AS active, "
             f"(SELECT count(*) FROM {q.Q} j WHERE j.file_id = s.file_id AND j.parser_name = ? "
             "  AND j.parser_fingerprint = ? AND j.status = 'COMPLETED' AND j.superseded_by IS NULL "
-            "  AND j.file_size = s.size AND j.file_mtime = s.mtime) AS fresh "
+            "  AND j.file_size = s.size AND j.file_mtime = s.mtime "
+            f"  AND (j.source_path IS NULL OR j.source_path = (SELECT {STORED_PATH_SQL} FROM scout_files f "
+            "       JOIN scout_sources src ON src.id = f.source_id WHERE f.id = s.file_id))) AS fresh "
             f"FROM {name} AS s ORDER BY s.file_id", params)
     active = [r[3] for r in rows if r[3] is not None]
     todo = [r for r in rows if r[3] is None and (force or not r[4])]

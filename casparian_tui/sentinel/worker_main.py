@@ -18,6 +18,8 @@ import datetime as dt
 import hashlib
 import os
 import signal
+import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -25,7 +27,12 @@ from pathlib import Path
 
 from casparian_tui.outputs.parquet import PartBuffer
 from casparian_tui.outputs.shape import ShapeError, add_lineage, quarantine_table, shape, split_outputs
+from casparian_tui.scout.pathcodec import ESC, to_bytes
+from casparian_tui.sentinel.lifeline import die_with_parent
 from casparian_tui.sentinel.plugin import ParserInvalid, TransientError, load_parser, type_from_alias
+from casparian_tui.sentinel.queue import MAX_STORED_TEXT, cap_text
+
+OUTPUT_TAIL_BYTES = 8 * 1024  # of what a parser printed, kept with its job
 
 
 @dataclass
@@ -47,6 +54,8 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
     # Ctrl+C in the terminal reaches the whole process group: the coordinator
     # decides what happens, workers just keep still until told or killed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    output = OutputCapture()
     try:
         spec = load_parser(cfg.parser_path)
         if spec.fingerprint != cfg.fingerprint:
@@ -70,9 +79,50 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
         if kind == "flush":
             conn.send(("flushed", state.flush()))
             continue
+        output.reset()
         result = run_job(spec, schemas, msg[1], state, cfg.quarantine_max, cfg.dry_run)
+        result["output_tail"] = output.tail()
         flush = state.flush() if state.due(cfg) else None
         conn.send(("done", result, flush))
+
+
+class OutputCapture:
+    """The worker's stdout and stderr, at the file-descriptor level, go to an unlinked temporary file.
+
+    The parent's stdout is for its own output (`run --json`): whatever a
+    parser prints, from Python, C code or a child process, lands here
+    instead, is emptied before each job and its tail returned after it.
+    """
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile()
+        self._fd = self._file.fileno()
+        _flush_std()
+        os.dup2(self._fd, 1)
+        os.dup2(self._fd, 2)
+
+    def reset(self) -> None:
+        _flush_std()
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+
+    def tail(self) -> str | None:
+        _flush_std()
+        size = os.fstat(self._fd).st_size
+        if not size:
+            return None
+        start = max(size - OUTPUT_TAIL_BYTES, 0)
+        text = os.pread(self._fd, OUTPUT_TAIL_BYTES, start).decode("utf-8", errors="replace")
+        return f"… [first {start:,} bytes not kept]\n{text}" if start else text
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 @dataclass
@@ -120,6 +170,7 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
             return result
         lineage = {
             "_cf_source_path": job["source_path"],
+            "_cf_source_path_bytes": to_bytes(job["source_path"]) if ESC in job["source_path"] else None,
             "_cf_source_hash": source_hash,
             "_cf_job_id": job["id"],
             "_cf_parser_version": spec.version,
@@ -142,10 +193,18 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
     except ShapeError as exc:
         result.update(error=f"parse() output does not fit: {exc}", permanent=True)
     except Exception as exc:
-        result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
+                      permanent=isinstance(exc, _PERMANENT))
     finally:
+        # A 200 MB message must not cross the pipe, nor be stored twice.
+        result["error"] = cap_text(result["error"], MAX_STORED_TEXT)
+        result["traceback"] = cap_text(result["traceback"], MAX_STORED_TEXT)
         result["duration_ms"] = (time.perf_counter() - started) * 1000
     return result
+
+
+# Failures rerunning the same parser on the same bytes cannot fix.
+_PERMANENT = (OverflowError,)
 
 
 def _policy_message(shaped: dict, bad: int, total: int, limit: float) -> str:

@@ -21,12 +21,17 @@ from multiprocessing.connection import wait
 from casparian_tui.sentinel.worker_main import WorkerConfig, worker_main
 
 _PRELOAD = ["casparian_tui.sentinel.worker_main", "pyarrow", "pyarrow.parquet"]
+_GUARD = "casparian_tui.sentinel.forkserver_guard"
 
 
 def _context():
     if sys.platform.startswith("linux"):
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
+        # The parent-death signal follows the thread that started the forkserver,
+        # so it is armed only when that is the main thread (a CLI run); a
+        # forkserver started from a TUI worker thread must outlive that thread.
+        main = threading.current_thread() is threading.main_thread()
+        ctx.set_forkserver_preload(([_GUARD] if main else []) + _PRELOAD)
         return ctx
     return mp.get_context("spawn")
 

@@ -128,9 +128,9 @@ class JobsScreen(ModeScreen):
                 Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
                 Text(r.parser),
                 Text(short_path(r.file)),
-                f"{r.attempts}/{r.max_attempts}",
+                f"{r.tries}/{r.max_attempts}",  # the detail says when a failure was permanent
                 "" if r.rows_out is None else f"{r.rows_out:,}",
-                Text(r.error),
+                Text(r.error or (f"(previous try) {r.previous_error}" if r.previous_error else "")),
             )
             for r in rows
         ]
@@ -218,7 +218,7 @@ def render_detail(d: jobs.JobDetail) -> Text:
     text = Text()
     text.append(f"job {j.id} ", style="bold")
     text.append(j.status.lower(), style=STATUS_STYLE.get(j.status, ""))
-    text.append(f" · {j.parser} {j.version} · attempt {j.attempts}/{j.max_attempts}\n")
+    text.append(f" · {j.parser} {j.version} · tries {j.tries_text}\n")
     text.append(short_path(j.file) + "\n", style="dim")
     if d.error:
         text.append("error: ", style="bold red")
