@@ -16,6 +16,7 @@ from casparian_tui.config import Settings
 from casparian_tui.db import Database
 s = Settings.resolve(db=sys.argv[1], backend=sys.argv[2], env={}, command="writer")
 seconds = float(sys.argv[3])
+s = s.with_(serve_reads=sys.argv[4:] != ["take turns"])
 db = Database(s)
 batch = pa.table({"job_id": list(range(20000)), "event_at": [0]*20000, "event": ["e"]*20000})
 start = time.monotonic(); n = 0
@@ -24,7 +25,7 @@ while time.monotonic() - start < seconds:
     db.write("log events", lambda c: c.bulk_insert("cf_job_events", batch))
     n += 1
 db.close()
-print(json.dumps({"batches": n, "steps_aside": db.actor.steps_aside}), flush=True)
+print(json.dumps({"batches": n, "steps_aside": db.actor.steps_aside, "served": db.actor.server.served}), flush=True)
 """
 
 READER = """
@@ -40,13 +41,16 @@ db.close()
 """
 
 
-@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
-def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
+@pytest.mark.parametrize("backend,how", [("duckdb", "served"), ("duckdb", "take turns"), ("sqlite", "")])
+def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend, how):
+    """A DuckDB writer answers the readers' queries itself without giving the
+    file up; one that does not serve (or a reader that cannot be served)
+    steps aside for them between its batches."""
     path = tmp_path / f"turns.{backend}"
     with Database(__import__("casparian_tui.config", fromlist=["Settings"]).Settings.resolve(db=path, backend=backend, env={})) as db:
         db.query_value("SELECT 1")
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path), backend, "6"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(path), backend, "6", how], stdout=subprocess.PIPE, text=True
     )
     assert writer.stdout.readline().strip() == "started"
     latencies = []
@@ -64,8 +68,10 @@ def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
     assert max(latencies) < 3.0, latencies
     assert counts == sorted(counts)
     assert summary["batches"] > 0, summary
-    if backend == "duckdb":
-        assert summary["steps_aside"] >= 1, summary
+    if how == "served":
+        assert summary["steps_aside"] == 0 and summary["served"] >= 6, summary
+    elif backend == "duckdb":
+        assert summary["steps_aside"] >= 1 and summary["served"] == 0, summary
 
 
 HOLD_READ_ONLY = """

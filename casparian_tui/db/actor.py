@@ -22,10 +22,12 @@ import duckdb
 import sqlite3
 
 from casparian_tui.config import Settings
-from casparian_tui.db import duckdb_backend, lock_probe, sqlite_backend, trace
+from casparian_tui.db import duckdb_backend, lock_probe, read_wire, sqlite_backend, trace
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import WriterLease, describe_holder, locked_error, read_holder
 from casparian_tui.db.migrate import check_not_newer, current_version, migrate
+from casparian_tui.db.read_server import ReadServer
+from casparian_tui.db.remote_connection import NotServed, RemoteConnection
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.db.turns import WaitMarker, others_waiting, waiter_ages
 from casparian_tui.errors import (
@@ -66,6 +68,13 @@ MAX_DEFER_S = 2.0
 MAX_YIELD_S = 1.0
 # While idle with the file open, look for waiters this often (a scandir).
 _IDLE_POLL_S = 0.05
+# A served read may take longer than --wait (which bounds waiting for a lock,
+# not a query's own time); a holder silent for this long is given up on.
+_SERVED_READ_MIN_S = 10.0
+
+
+class _HolderAppeared(Exception):
+    """While we waited for the file, its holder began to serve reads."""
 
 
 class DbFuture(Future):
@@ -102,6 +111,7 @@ class DbActor:
         self._closed = threading.Event()
         self._conn: Connection | None = None
         self._schema_checked = False
+        self._watch_holder = False  # while waiting to read, switch to a holder that begins to serve
         self.waiting_for: str | None = None  # who we wait on, for status lines
         self._marker = WaitMarker(settings.db_path)
         self._opened_at = 0.0
@@ -109,6 +119,11 @@ class DbActor:
         self._yielding = False
         self._idle_since: float | None = None  # when the queue went quiet with the file open
         self.opens = 0  # connections opened so far; tests and the bench read it
+        self.server = ReadServer(settings.db_path, settings.command)
+        # The holder whose read server answered our last reads (None once we
+        # open the file ourselves), for status lines.
+        self.reading_through: dict | None = None
+        self._holder_refused: int | None = None  # pid of a published holder that would not take our call
         self.connect_attempts = 0  # opens plus failed tries (each failed try costs ~20 ms of CPU)
 
     # ---- caller side -------------------------------------------------
@@ -143,7 +158,12 @@ class DbActor:
 
     @property
     def connected(self) -> bool:
-        return self._conn is not None
+        """Whether this process has the database file open (a served connection does not count)."""
+        return self._conn is not None and not self._served
+
+    @property
+    def _served(self) -> bool:
+        return isinstance(self._conn, RemoteConnection)
 
     @property
     def is_writer(self) -> bool:
@@ -228,6 +248,8 @@ class DbActor:
         if self._idle_since is not None and now - self._idle_since >= self.settings.idle_grace_s:
             self._yielding = False
             return True
+        if self._served:
+            return False  # we hold nothing anyone waits for
         if not self.lease.held:
             # a reader with nothing to do: let any waiter in now
             self._yielding = others_waiting(self.settings.db_path)
@@ -245,7 +267,7 @@ class DbActor:
 
     def _maybe_step_aside(self) -> None:
         """At a request boundary, give the file up for a waiting process."""
-        if self._conn is None or not self._turn_over(time.monotonic()):
+        if self._conn is None or self._served or not self._turn_over(time.monotonic()):
             return
         self._close("step aside")
         self.steps_aside += 1
@@ -261,23 +283,32 @@ class DbActor:
                 req.future.set_exception(exc)
             return
         try:
-            self._prepare(req.write)
-            with self._current_lock:
-                self._current = req
             try:
-                result = req.fn(self._conn)
-            finally:
-                with self._current_lock:
-                    self._current = None
-                if self._conn is not None and self._conn.in_transaction:
-                    self._conn._rollback()
-                    self._conn._tx_depth = 0
+                result = self._attempt(req, use_holder=True)
+            except NotServed as exc:
+                # Reads only so far, so running it again on our own connection is safe.
+                trace.event("not_served", action=req.action, why=str(exc))
+                self._close("not served")
+                result = self._attempt(req, use_holder=False)
         except BaseException as exc:  # every failure goes back to the caller
             req.future.set_exception(self._translate(exc, req))
             if isinstance(exc, (duckdb.FatalException,)):
                 self._close()
         else:
             req.future.set_result(result)
+
+    def _attempt(self, req: _Request, use_holder: bool) -> Any:
+        self._prepare(req.write, use_holder)
+        with self._current_lock:
+            self._current = req
+        try:
+            return req.fn(self._conn)
+        finally:
+            with self._current_lock:
+                self._current = None
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn._tx_depth = 0
+                self._conn._rollback()
 
     def _translate(self, exc: BaseException, req: _Request) -> BaseException:
         if isinstance(exc, DatabaseError):
@@ -312,8 +343,54 @@ class DbActor:
                 self._conn.interrupt()
 
     # ---- connection management ---------------------------------------
-    def _prepare(self, write: bool) -> None:
-        deadline = time.monotonic() + self.settings.wait_s
+    def _prepare(self, write: bool, use_holder: bool = True) -> None:
+        now = time.monotonic()
+        deadline = now + self.settings.wait_s
+        if self._served:
+            if not write:
+                self._conn.deadline = now + max(self.settings.wait_s, _SERVED_READ_MIN_S)
+                return
+            self._close("write")
+        use_holder = use_holder and not write and self.settings.backend == "duckdb"
+        if use_holder and self._conn is None and self._use_holder(deadline):
+            return
+        while True:
+            try:
+                return self._prepare_own(write, deadline, watch_holder=use_holder)
+            except _HolderAppeared:
+                if self._use_holder(deadline):
+                    return
+
+    def _use_holder(self, deadline: float) -> bool:
+        """Read through the process that holds the file, if one serves; False: take turns."""
+        remote = RemoteConnection.connect(self.settings.db_path)
+        if remote is None:
+            record = read_wire.read_record(self.settings.db_path)
+            self._holder_refused = record["pid"] if record else None
+            return False
+        remote.deadline = time.monotonic() + max(deadline - time.monotonic(), _SERVED_READ_MIN_S)
+        if not self._schema_checked:
+            try:
+                version = current_version(remote)
+            except (NotServed, DatabaseError):
+                version = -1
+            if version != LATEST_VERSION:  # a migration (or its refusal) needs the file itself
+                remote.close()
+                return False
+            self._schema_checked = True
+        self._conn = remote
+        self._opened_at = time.monotonic()
+        self.reading_through = remote.holder
+        trace.event("served", holder=remote.holder.get("pid"))
+        return True
+
+    def _holder_serves(self) -> bool:
+        """Has a holder we have not yet tried begun to serve reads?"""
+        record = read_wire.read_record(self.settings.db_path)
+        return record is not None and record["pid"] != self._holder_refused
+
+    def _prepare_own(self, write: bool, deadline: float, watch_holder: bool) -> None:
+        self._watch_holder = watch_holder
         if not self._schema_checked:
             try:
                 self._check_schema(deadline)
@@ -396,6 +473,8 @@ class DbActor:
         started = time.monotonic()
         try:
             if read_only and self.settings.backend == "duckdb":
+                if self._watch_holder and self._holder_serves():
+                    raise _HolderAppeared
                 self._let_waiting_writer_first(deadline)
             while True:
                 try:
@@ -403,10 +482,13 @@ class DbActor:
                     self.connect_attempts += 1
                     conn = factory(self.settings.db_path, read_only=read_only)
                     self.opens += 1
+                    self.reading_through = None
                     now = time.monotonic()
                     trace.event("open", read_only=read_only, waited=round(attempt - started, 4),
                                 connect=round(now - attempt, 4))
                     self._opened_at = now
+                    if not read_only and self.settings.backend == "duckdb" and self.settings.serve_reads:
+                        self.server.start(conn.reader_cursor)
                     return conn
                 except duckdb.IOException as exc:
                     if not duckdb_backend.is_lock_error(exc):
@@ -463,6 +545,8 @@ class DbActor:
         while True:
             if lock_probe.conflicting_pid(path, write=not read_only) is None:
                 return True
+            if read_only and self._watch_holder and self._holder_serves():
+                raise _HolderAppeared
             if time.monotonic() >= until:
                 return False
             time.sleep(_PROBE_S)
@@ -471,6 +555,7 @@ class DbActor:
         # Close, then release the lease, then show us as disconnected: anyone
         # who sees `connected == False` may rely on the lease being free.
         try:
+            self.server.stop()  # before the close: no cursor may be in use when it goes
             if self._conn is not None:
                 t = time.monotonic()
                 self._conn.close()
