@@ -2,7 +2,7 @@
 
 A process holding the DuckDB file read-write serves reads over an owner-only
 socket (`db/read_server.py`); readers fall back to taking turns when it is
-gone, silent or unusable (`db/remote_connection.py`, `db/actor.py`).
+gone, silent or unusable (`db/remote_connection.py`, `db/shared_file.py`).
 """
 
 from __future__ import annotations

@@ -221,12 +221,17 @@ class WriterLease:
 
 def locked_error(path: Path, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
     """The exit-3 error: who holds `path` (our record, or the pid DuckDB names) and what to do."""
-    holder = holder or read_holder(path)
+    if holder is None and pid is None:
+        holder = read_holder(path)
+    if holder and holder.get("pid") == os.getpid():
+        holder = None  # our own record: we took the lease, and someone else has the file
     if holder:
         who = f"held by {describe_holder(holder)}"
         stop_pid = holder.get("pid")
     elif pid is not None:
-        who = f"held by PID {pid} ({process_name(pid)}, not a Casparian process)"
+        name = process_name(pid)
+        who = f"held by PID {pid} ({name})" if "casparian" in name.lower() else \
+            f"held by PID {pid} ({name}, not a Casparian process)"
         stop_pid = pid
     else:
         who = "held by an unknown process"
