@@ -249,27 +249,29 @@ class DbActor:
                 req.future.set_exception(exc)
             return
         try:
-            try:
-                result = self._attempt(req, use_holder=True, watch=True)
-            except NotServed as exc:
-                # Reads only so far, so running it again on our own connection is safe.
-                trace.event("not_served", action=req.action, why=str(exc))
-                self.file.close("not served")
-                result = self._attempt(req, use_holder=False, watch=True)
-        except _Overstayed:
-            # A writer waited for the file while our read ran on: let it in,
-            # then ask again (its read server may answer at once).
-            self.file.hand_over("a writer waits")
-            try:
-                result = self._attempt(req, use_holder=True, watch=False)
-            except BaseException as exc:
-                self._fail(req, exc)
-            else:
-                req.future.set_result(result)
+            result = self._run(req)
         except BaseException as exc:  # every failure goes back to the caller
             self._fail(req, exc)
         else:
             req.future.set_result(result)
+
+    def _run(self, req: _Request) -> Any:
+        use_holder, watch = True, True
+        while True:
+            try:
+                return self._attempt(req, use_holder, watch)
+            except NotServed as exc:
+                if not use_holder:
+                    raise
+                # Reads only so far, so running it again on our own connection is safe.
+                trace.event("not_served", action=req.action, why=str(exc))
+                self.file.close("not served")
+                use_holder = False
+            except _Overstayed:
+                # A writer waited for the file while our read ran on: let it
+                # in, then ask again (its read server may answer at once).
+                self.file.hand_over("a writer waits")
+                use_holder, watch = True, False
 
     def _fail(self, req: _Request, exc: BaseException) -> None:
         if isinstance(exc, NotServed):  # a second refusal: should not happen, never leak it
