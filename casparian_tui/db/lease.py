@@ -169,19 +169,16 @@ class WriterLease:
             self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except filelock.Timeout:
             return False
-        except PermissionError as exc:
-            raise DatabaseError(
-                f"Cannot write in {self.db_path.parent}: permission denied.",
-                hint="Check the folder's permissions, or point CASPARIAN_HOME / --db somewhere writable "
-                "(--read-only reads without writing).",
-            ) from exc
+        except OSError as exc:  # permissions, a read-only filesystem, a full disk...
+            raise cannot_write(self.db_path.parent, exc) from exc
         try:
             with self._record_lock:
                 self._since = time.time()
                 self._write_record()
-        except PermissionError as exc:
+        except OSError as exc:
+            self._since = None
             self._lock.release(force=True)
-            raise DatabaseError(f"Cannot write the lease record beside {self.db_path}: permission denied.") from exc
+            raise cannot_write(self.db_path.parent, exc) from exc
         return True
 
     def release(self) -> None:
@@ -217,6 +214,16 @@ class WriterLease:
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, target)
+
+
+def cannot_write(folder: Path, exc: OSError) -> DatabaseError:
+    """The one-line error for any OSError writing beside the database: where, why, what to do."""
+    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return DatabaseError(
+        f"Cannot write in {folder}: {reason}.",
+        hint="Check the folder's permissions, or point CASPARIAN_HOME / --db somewhere writable "
+        "(--read-only reads without writing).",
+    )
 
 
 def locked_error(path: Path, holder: dict | None, pid: int | None = None) -> DatabaseLocked:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from casparian_tui.db.connection import Connection
+from casparian_tui.db.lease import cannot_write
 from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.errors import DatabaseError, NoDatabase
@@ -55,7 +56,10 @@ def ensure(shared: "SharedFile", deadline: float) -> None:
         shared.close()
     shared.take_lease(deadline)
     if shared.conn is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(path.parent, exc) from exc
         shared.conn = shared.open(read_only=False, deadline=deadline)
     version = current_version(shared.conn)
     check_not_newer(version, path)

@@ -19,7 +19,7 @@ import sqlite3
 from casparian_tui.config import Settings
 from casparian_tui.db import duckdb_backend, lock_probe, schema_gate, sqlite_backend, trace
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.lease import WriterLease, describe_holder, locked_error, read_holder
+from casparian_tui.db.lease import WriterLease, cannot_write, describe_holder, locked_error, read_holder
 from casparian_tui.db.read_server import ReadServer
 from casparian_tui.db.remote_connection import RemoteConnection
 from casparian_tui.db.sharing import SharingPolicy
@@ -181,7 +181,7 @@ class SharedFile:
                     return conn
                 except duckdb.IOException as exc:
                     if not duckdb_backend.is_lock_error(exc):
-                        raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+                        raise _open_error(self.settings.db_path, exc, read_only) from exc
                     self._marker.announce(writer=not read_only)
                     holder, pid = self._lock_holder(exc, read_only)
                     self.waiting_for = describe_holder(holder) if holder else f"PID {pid}"
@@ -200,7 +200,9 @@ class SharedFile:
                         time.sleep(delay * random.uniform(0.5, 1.5))  # the probe cannot see this lock
                         delay = min(delay * 1.6, _BACKOFF_MAX_S)
                 except sqlite3.Error as exc:
-                    raise DatabaseError(f"Cannot open {self.settings.db_path}: {exc}") from exc
+                    raise _open_error(self.settings.db_path, exc, read_only) from exc
+                except OSError as exc:
+                    raise cannot_write(self.settings.db_path.parent, exc) from exc
         finally:
             self.waiting_for = None
             self._marker.withdraw()
@@ -296,3 +298,11 @@ class SharedFile:
                 self.lease.release()
             finally:
                 self.conn = None
+
+
+def _open_error(path, exc: BaseException, read_only: bool) -> DatabaseError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if read_only:
+        return DatabaseError(f"Cannot open {path}: {text}")
+    return DatabaseError(f"Cannot open {path} for writing: {text}",
+                         hint="If the folder or its filesystem is read-only, read with --read-only.")
