@@ -281,3 +281,90 @@ def test_a_holder_that_stops_serving_hands_its_readers_back(db_path):
         assert wait_for(ask, timeout=120)
         assert seen[-1] == 100_000
     writer.communicate(timeout=60)
+
+
+# `casparian scan` in small batches, paced while the file argv[2] exists, that
+# appends the running total of committed files to argv[3] after each batch.
+PACED_SCAN = """
+import os, sys, time
+from casparian_tui.scout import scanner
+scanner.Scanner.__init__.__kwdefaults__["batch_rows"] = int(sys.argv[1])
+pace, log = sys.argv[2], sys.argv[3]
+write_batch = scanner.Scanner._write_batch
+def paced(self, *args, **kwargs):
+    done = write_batch(self, *args, **kwargs)
+    with open(log, "a") as f:
+        f.write(f"{self._persisted}\\n")
+    if os.path.exists(pace):
+        time.sleep(0.05)
+    return done
+scanner.Scanner._write_batch = paced
+from casparian_tui.cli.main import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def test_reads_served_during_a_real_scan_see_whole_batches(tmp_path, _isolated_home):
+    from casparian_tui.scout.testtree import make_tree
+
+    tree = tmp_path / "tree"
+    make_tree(tree, 20_000, seed=3)
+    db_path = _isolated_home / "casparian_flow.duckdb"
+    pace, log, trace_file = tmp_path / "pace", tmp_path / "committed", tmp_path / "trace.jsonl"
+    pace.touch()
+    scan = subprocess.Popen([sys.executable, "-c", PACED_SCAN, "100", str(pace), str(log), "scan", str(tree), "--json"],
+                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: log.exists() and read_wire.read_record(db_path) is not None, timeout=120), \
+            scan.stderr.read() if scan.poll() is not None else "no holder"
+        counts = []
+        with _reader(db_path) as db:
+            while len(counts) < 100:
+                counts.append(db.query_value("SELECT count(*) FROM scout_files"))
+            assert db.actor.opens == 0 and db.actor.reading_through["pid"] == scan.pid
+        out = run_cli("files", "--limit", "5", "--json", "--wait", "10", env={"CASPARIAN_DB_TRACE": str(trace_file)})
+        assert out.returncode == 0, out.stderr
+        assert len(json.loads(out.stdout)) == 5
+        assert scan.poll() is None  # all of this happened during the scan
+    finally:
+        pace.unlink()
+        s_out, s_err = scan.communicate(timeout=300)
+    assert scan.returncode == 0, s_err
+    committed = {0} | {int(x) for x in log.read_text().split()}
+    assert set(counts) <= committed, sorted(set(counts) - committed)
+    assert counts == sorted(counts) and len(set(counts)) > 1
+    events = trace.read(trace_file)
+    assert any(e["event"] == "served" and e["holder"] == scan.pid for e in events), events
+    assert not any(e["event"] == "close" and e["why"] == "step aside" for e in events), events
+
+
+def test_reads_served_during_a_run(tmp_path, _isolated_home):
+    parser = tmp_path / "slowish.py"
+    parser.write_text("NAME = 'slowish'\nVERSION = '1'\nimport time\n"
+                      "def parse(path):\n    time.sleep(0.05)\n    return [{'p': path}]\n")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = []
+    for i in range(200):
+        (folder / f"d{i}.csv").write_text(f"id\n{i}\n")
+        files.append(str(folder / f"d{i}.csv"))
+    db_path = _isolated_home / "casparian_flow.duckdb"
+    trace_file = tmp_path / "trace.jsonl"
+    run = subprocess.Popen([sys.executable, "-m", "casparian_tui", "run", str(parser), *files, "--workers", "2",
+                            "--json"], cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: read_wire.read_record(db_path) is not None or run.poll() is not None, timeout=120)
+        served_by_run = 0
+        while run.poll() is None and served_by_run == 0:
+            out = run_cli("jobs", "--json", "--wait", "30", env={"CASPARIAN_DB_TRACE": str(trace_file)})
+            assert out.returncode == 0, out.stderr
+            json.loads(out.stdout)
+            served_by_run = sum(1 for e in trace.read(trace_file) if e["event"] == "served" and e["holder"] == run.pid)
+        r_out, r_err = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, r_err
+    assert json.loads(r_out)["completed"] == 200
+    assert served_by_run >= 1
