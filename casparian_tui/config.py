@@ -19,6 +19,7 @@ DEFAULT_WAIT_S = 30.0
 DEFAULT_IDLE_GRACE_S = 0.3
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def home_dir(env: os._Environ | dict | None = None) -> Path:
@@ -36,6 +37,9 @@ class Settings:
     wait_s: float = DEFAULT_WAIT_S
     idle_grace_s: float = DEFAULT_IDLE_GRACE_S
     command: str = "casparian"
+    # Whether a process holding the DuckDB file read-write answers other
+    # processes' reads (CASPARIAN_SERVE_READS=0: they take turns instead).
+    serve_reads: bool = True
 
     @classmethod
     def resolve(
@@ -75,6 +79,7 @@ class Settings:
             wait_s=float(wait_s),
             idle_grace_s=float(grace) if grace else DEFAULT_IDLE_GRACE_S,
             command=command or "casparian",
+            serve_reads=env.get("CASPARIAN_SERVE_READS", "1").strip().lower() not in _FALSE,
         )
 
     def with_(self, **changes) -> "Settings":

@@ -16,6 +16,7 @@ from casparian_tui.config import Settings
 from casparian_tui.db import Database
 s = Settings.resolve(db=sys.argv[1], backend=sys.argv[2], env={}, command="writer")
 seconds = float(sys.argv[3])
+s = s.with_(serve_reads=sys.argv[4:] != ["take turns"])
 db = Database(s)
 batch = pa.table({"job_id": list(range(20000)), "event_at": [0]*20000, "event": ["e"]*20000})
 start = time.monotonic(); n = 0
@@ -24,7 +25,7 @@ while time.monotonic() - start < seconds:
     db.write("log events", lambda c: c.bulk_insert("cf_job_events", batch))
     n += 1
 db.close()
-print(json.dumps({"batches": n, "steps_aside": db.actor.steps_aside}), flush=True)
+print(json.dumps({"batches": n, "steps_aside": db.actor.steps_aside, "served": db.actor.server.served}), flush=True)
 """
 
 READER = """
@@ -40,13 +41,16 @@ db.close()
 """
 
 
-@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
-def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
+@pytest.mark.parametrize("backend,how", [("duckdb", "served"), ("duckdb", "take turns"), ("sqlite", "")])
+def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend, how):
+    """A DuckDB writer answers the readers' queries itself without giving the
+    file up; one that does not serve (or a reader that cannot be served)
+    steps aside for them between its batches."""
     path = tmp_path / f"turns.{backend}"
     with Database(__import__("casparian_tui.config", fromlist=["Settings"]).Settings.resolve(db=path, backend=backend, env={})) as db:
         db.query_value("SELECT 1")
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path), backend, "6"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(path), backend, "6", how], stdout=subprocess.PIPE, text=True
     )
     assert writer.stdout.readline().strip() == "started"
     latencies = []
@@ -64,8 +68,10 @@ def test_reader_process_gets_in_while_a_writer_process_works(tmp_path, backend):
     assert max(latencies) < 3.0, latencies
     assert counts == sorted(counts)
     assert summary["batches"] > 0, summary
-    if backend == "duckdb":
-        assert summary["steps_aside"] >= 1, summary
+    if how == "served":
+        assert summary["steps_aside"] == 0 and summary["served"] >= 6, summary
+    elif backend == "duckdb":
+        assert summary["steps_aside"] >= 1 and summary["served"] == 0, summary
 
 
 HOLD_READ_ONLY = """
@@ -87,7 +93,7 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
     for a read-only holder could slip in beside it, and a stream of such
     readers would keep the writer out. A newcomer waits for the writer instead."""
     from casparian_tui.config import Settings
-    from casparian_tui.db import actor
+    from casparian_tui.db import sharing
     from waiting import wait_for
 
     path = tmp_path / "first.duckdb"
@@ -104,7 +110,7 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
         # a reader that comes just after the writer began to wait may still join the holder;
         # one that comes later must not
         marker = next(path.with_name(path.name + ".waiters") / m for m in _markers(path) if m.endswith(".w"))
-        wait_for(lambda: time.time() - marker.stat().st_mtime > actor.READERS_JOIN_S, timeout=30)
+        wait_for(lambda: time.time() - marker.stat().st_mtime > sharing.READERS_JOIN_S, timeout=30)
         reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "duckdb"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         # The reader announces itself as waiting rather than opening beside the holder...
@@ -123,54 +129,3 @@ def test_readers_do_not_overtake_a_waiting_writer(tmp_path):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-
-
-def test_a_writer_lets_a_crowd_in_sooner_than_a_lone_waiter(tmp_path):
-    """The turn rule (actor.TURN_S / MIN_TURN_S): a lone waiter waits a turn;
-    several waiters whose waits add up to a turn are let in after MIN_TURN_S,
-    never sooner. Waiters are markers of live processes with set ages."""
-    import os
-
-    from casparian_tui.config import Settings
-    from casparian_tui.db import actor as actor_mod
-    from casparian_tui.db.turns import waiters_dir
-
-    settings = Settings.resolve(db=tmp_path / "crowd.duckdb", backend="duckdb", env={})
-    sleepers = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-                for _ in range(3)]
-    db = Database(settings)
-    try:
-        db.execute("take the lease", "CREATE TABLE t (x INTEGER)")  # holds the lease and the file
-        actor = db.actor
-        folder = waiters_dir(settings.db_path)
-        folder.mkdir(exist_ok=True)
-        host = __import__("socket").gethostname()
-
-        def waiters(*ages):
-            for f in folder.iterdir():
-                f.unlink()
-            now = time.time()
-            for proc, age in zip(sleepers, ages):
-                marker = folder / f"{host}.{proc.pid}.r"
-                marker.touch()
-                os.utime(marker, (now - age, now - age))
-
-        def over(held):
-            return actor._turn_over(actor._opened_at + held)
-
-        turn, least = actor_mod.TURN_S, actor_mod.MIN_TURN_S
-        waiters()
-        assert not over(turn + 1)  # nobody waits: keep the file
-        waiters(turn * 0.8)
-        assert not over(turn * 0.8)  # a lone waiter waits out the turn
-        assert over(turn)
-        waiters(turn * 0.4, turn * 0.4, turn * 0.4)  # three whose waits add up to more than a turn
-        assert over(least)
-        assert not over(least * 0.9)  # but the writer keeps its least turn
-        waiters(0.1, 0.1)
-        assert not over(least)  # a small crowd that just came waits on
-    finally:
-        db.close()
-        for proc in sleepers:
-            proc.stdin.close()
-            proc.wait(timeout=10)

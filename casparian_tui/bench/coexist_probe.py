@@ -9,7 +9,7 @@ seconds for as long as the scan runs. Prints the scan times, the slowdown and
 the reader's latencies (p50/p95/max), and one JSON line.
 
 The tree is reused from /tmp/casparian_scan_probe/tree_<n> (scan_probe makes
-it) or made with `make_tree`. `--turn` overrides the actor's TURN_S (the
+it) or made with `make_tree`. `--turn` overrides the sharing policy's TURN_S (the
 shortest turn) in the scan process, to measure the trade-off between reader
 latency and scan slowdown.
 """
@@ -33,9 +33,9 @@ TREES = Path("/tmp/casparian_scan_probe")
 
 SCAN = """
 import sys
-from casparian_tui.db import actor
+from casparian_tui.db import sharing
 if sys.argv[1] != "-":
-    actor.TURN_S = float(sys.argv[1])
+    sharing.TURN_S = float(sys.argv[1])
 from casparian_tui.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=1_000_000)
     ap.add_argument("--interval", type=float, default=0.5, help="seconds between the reader's calls")
-    ap.add_argument("--turn", default="-", help="TURN_S for the scan process (default: the actor's)")
+    ap.add_argument("--turn", default="-", help="TURN_S for the scan process (default: db/sharing.py's)")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args(argv)
     tree = tree_for(args.files)

@@ -135,6 +135,10 @@ class DuckDBConnection(Connection):
     def index_definitions(self) -> list[tuple[str, str]]:
         return self.query_all("SELECT index_name, sql FROM duckdb_indexes() WHERE sql IS NOT NULL")
 
+    def reader_cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another session on this open database, for a thread that serves reads beside ours."""
+        return quiet(self._con.cursor())
+
     def interrupt(self) -> None:
         self._con.interrupt()
 

@@ -2,10 +2,33 @@
 
 DuckDB lets one process open a file read-write and then locks every other
 process out, readers included (`IO Error: Could not set lock on file …
-Conflicting lock is held in … (PID n)`). Casparian processes (CLI commands,
-the TUI, `casparian run`) therefore take turns. The rules, all implemented in
-`db/actor.py` (the one thread per process that owns the connection), this
-module, and `db/turns.py` (waiter markers):
+Conflicting lock is held in … (PID n)`). So the process that holds the file
+read-write answers the others' reads (rule 0), and otherwise Casparian
+processes (CLI commands, the TUI, `casparian run`) take turns. The rules are
+implemented in `db/actor.py` (the one thread per process that owns the
+connection: queue, serving requests, interrupting), `db/shared_file.py`
+(lease, markers, probe, open/close, the read server and served connections),
+`db/sharing.py` (the decisions, on an injected clock), this module,
+`db/turns.py` (waiter markers) and `db/read_server.py` / `db/read_wire.py` /
+`db/remote_connection.py` (served reads):
+
+0. The holder answers reads. While a process has a DuckDB file open
+   read-write it serves other Casparian processes' reads over an owner-only
+   Unix socket: `<db>.serve/holder.json` (folder 0700, file 0600) names its
+   pid, command, socket (0600; in that folder, or in an owner-only runtime
+   folder when the path is too long for a socket) and a random key; callers
+   prove they know the key with `multiprocessing.connection`'s HMAC challenge.
+   Each caller gets a cursor of the holder's open database, so its reads run
+   beside the holder's writes and see only committed transactions (a scan's
+   batches whole). The holder runs only what the `casparian query` validator
+   accepts, inside a READ ONLY transaction. A reader tries the holder first;
+   no record, a dead pid, a dead socket, no answer within 1 s, a holder that
+   dies or closes mid-request, or a statement it will not run: the reader runs
+   that request on its own connection, taking turns as below. A reader that
+   is waiting for the file switches to a holder that begins to serve, so
+   served readers leave no marker and never make a writer step aside. Writes
+   from other processes always take the turns. `CASPARIAN_SERVE_READS=0`
+   turns serving off; SQLite never serves.
 
 1. Open per burst, close when idle. The actor opens the file when a request
    arrives and closes it once its queue has been quiet for the idle grace
@@ -31,8 +54,8 @@ module, and `db/turns.py` (waiter markers):
    - a reader with nothing queued closes at once;
    - a writer steps aside at its next request boundary (a scan or run works in
      batches, each one request and one transaction) once it has had the file
-     for its turn since it last opened it, `actor.TURN_S` (1.25 s) — or
-     sooner, but not before `actor.MIN_TURN_S` (0.5 s), once its waiters'
+     for its turn since it last opened it, `sharing.TURN_S` (1.25 s) — or
+     sooner, but not before `sharing.MIN_TURN_S` (0.5 s), once its waiters'
      waits (the ages of their markers) add up to a turn. A lone waiter waits
      about a turn; ten arriving together are let in after ~0.5 s instead of
      each waiting a whole turn. It then stays away until the markers are gone
@@ -69,14 +92,23 @@ module, and `db/turns.py` (waiter markers):
    `Database is locked by another process: <path> — held by PID n: <command>
    (since …)` and what to do (`--wait N`, `--read-only`, stop PID n). With no
    live record (e.g. a `duckdb` shell holds the file) it names the pid DuckDB
-   reports and that process's command line.
+   reports and that process's command line (also when this process took the
+   lease and then met a reader's lock: it never names itself).
+   A read of ours on our own read-only connection that has run
+   `sharing.READ_OVERSTAY_S` (2.5 s) while a writer waits is interrupted; the
+   file is handed over and the read asked again (of the writer's read server,
+   or after it), so one long query cannot keep writers out.
+   Any OSError writing beside the database (lock file, record, home folder:
+   a read-only filesystem, a full disk, permissions) is one error naming the
+   folder and the reason, with the hint `--read-only`.
 6. Read-only mode (`--read-only`, `CASPARIAN_READONLY=1`, the TUI switch) never
    takes the lease and refuses every write with exit code 4, naming the action.
    `Database.request_write_access()` (TUI Settings, `w`) leaves it once the
    lease can be had.
 7. Status: `db/status.py` turns the actor's own state and the record into the
-   TUI's `writer` / `read-only` / `waiting for lock (PID n: …)` / `locked by
-   PID n: …` plus the other process's activity, without touching the database.
+   TUI's `writer` / `read-only` / `waiting for lock (PID n: …)` / `reading
+   through PID n: …` (reads served by that process) / `locked by PID n: …`
+   plus the other process's activity, without touching the database.
 
 Queue work shared by several `casparian run` processes is coordinated by the
 database itself, not by the lease: planning skips files with a QUEUED or
@@ -169,19 +201,16 @@ class WriterLease:
             self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except filelock.Timeout:
             return False
-        except PermissionError as exc:
-            raise DatabaseError(
-                f"Cannot write in {self.db_path.parent}: permission denied.",
-                hint="Check the folder's permissions, or point CASPARIAN_HOME / --db somewhere writable "
-                "(--read-only reads without writing).",
-            ) from exc
+        except OSError as exc:  # permissions, a read-only filesystem, a full disk...
+            raise cannot_write(self.db_path.parent, exc) from exc
         try:
             with self._record_lock:
                 self._since = time.time()
                 self._write_record()
-        except PermissionError as exc:
+        except OSError as exc:
+            self._since = None
             self._lock.release(force=True)
-            raise DatabaseError(f"Cannot write the lease record beside {self.db_path}: permission denied.") from exc
+            raise cannot_write(self.db_path.parent, exc) from exc
         return True
 
     def release(self) -> None:
@@ -219,14 +248,29 @@ class WriterLease:
         os.replace(tmp, target)
 
 
+def cannot_write(folder: Path, exc: OSError) -> DatabaseError:
+    """The one-line error for any OSError writing beside the database: where, why, what to do."""
+    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return DatabaseError(
+        f"Cannot write in {folder}: {reason}.",
+        hint="Check the folder's permissions, or point CASPARIAN_HOME / --db somewhere writable "
+        "(--read-only reads without writing).",
+    )
+
+
 def locked_error(path: Path, holder: dict | None, pid: int | None = None) -> DatabaseLocked:
     """The exit-3 error: who holds `path` (our record, or the pid DuckDB names) and what to do."""
-    holder = holder or read_holder(path)
+    if holder is None and pid is None:
+        holder = read_holder(path)
+    if holder and holder.get("pid") == os.getpid():
+        holder = None  # our own record: we took the lease, and someone else has the file
     if holder:
         who = f"held by {describe_holder(holder)}"
         stop_pid = holder.get("pid")
     elif pid is not None:
-        who = f"held by PID {pid} ({process_name(pid)}, not a Casparian process)"
+        name = process_name(pid)
+        who = f"held by PID {pid} ({name})" if "casparian" in name.lower() else \
+            f"held by PID {pid} ({name}, not a Casparian process)"
         stop_pid = pid
     else:
         who = "held by an unknown process"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from casparian_tui.db.database import Database
-from casparian_tui.db.lease import read_holder
+from casparian_tui.db.lease import pid_alive, read_holder
 
 
 def short_holder(holder: dict) -> str:
@@ -16,13 +16,17 @@ def short_holder(holder: dict) -> str:
 
 
 def lease_state(db: Database) -> str:
-    """`writer`, `read-only`, `waiting for lock (PID n: cmd)` or `locked by PID n: cmd`.
+    """`writer`, `read-only`, `waiting for lock (PID n: cmd)`, `reading through
+    PID n: cmd` (another process answers our reads) or `locked by PID n: cmd`.
 
     Reads the lease record file only; never waits on the database.
     """
     actor = db.actor
     if actor.waiting_for:
         return f"waiting for lock ({actor.waiting_for})"
+    through = actor.reading_through
+    if through and pid_alive(through.get("pid", 0)):
+        return f"reading through {short_holder(through)}"
     if db.read_only:
         return "read-only"
     if actor.is_writer:

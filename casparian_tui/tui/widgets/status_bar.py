@@ -44,7 +44,7 @@ class StatusBar(Static):
         text.append(" · ")
         text.append(short_path(db.path))
         text.append(" · ")
-        style = "green" if state == "writer" else ("yellow" if state.startswith(("waiting", "read-only")) else "red")
+        style = "green" if state == "writer" else ("yellow" if state.startswith(("waiting", "read-only", "reading through")) else "red")
         text.append(state, style=style)
         activity = app.activity or other_activity(db)
         if activity:

@@ -1,0 +1,216 @@
+"""The holder's side of served reads: other processes' queries on our open DuckDB file.
+
+While this process holds the file read-write, the actor runs a `ReadServer`:
+other Casparian processes connect to its owner-only Unix socket
+(`db/read_wire.py`), prove they know the key, and send read statements with
+their bound parameters. Each connection gets its own cursor of our database
+(a separate DuckDB connection on the same instance, usable from its own
+thread), so a served read runs beside our writes and sees only what they
+have committed: a scan's batches whole or not at all. Only statements the
+`casparian query` validator accepts are run, inside a READ ONLY transaction;
+everything else is refused.
+
+Before the actor closes the file it stops the server: the record goes first
+(no new callers), running statements are interrupted and their callers told
+we are closing, so they fall back to taking turns.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from multiprocessing.connection import (
+    Client,
+    Listener,
+    answer_challenge,
+    deliver_challenge,
+)
+from pathlib import Path
+from typing import Any, Callable
+
+from casparian_tui.db import read_wire, trace
+
+# How often an idle handler looks whether the server is stopping.
+_POLL_S = 0.1
+# How long stop() waits for handlers to put their cursors down.
+_STOP_JOIN_S = 2.0
+
+
+class ReadServer:
+    """Serves reads for one open read-write DuckDB connection, between start() and stop()."""
+
+    def __init__(self, db_path: Path, command: str):
+        self.db_path = db_path
+        self.command = command
+        self.served = 0  # statements answered; tests and the bench read it
+        self._listener: Listener | None = None
+        self._address: str | None = None
+        self._key = b""
+        self._new_cursor: Callable[[], Any] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._handlers: set[threading.Thread] = set()
+        self._running: dict[int, Any] = {}  # thread ident -> cursor running a statement
+
+    @property
+    def serving(self) -> bool:
+        return self._listener is not None
+
+    def start(self, new_cursor: Callable[[], Any]) -> bool:
+        """Publish and listen; False (and no server) where the socket cannot be used."""
+        if self._listener is not None:
+            return True
+        self._stopping.clear()
+        self._new_cursor = new_cursor
+        try:
+            read_wire.owner_only_dir(read_wire.serve_dir(self.db_path))
+            address = read_wire.socket_path(self.db_path)
+            address.unlink(missing_ok=True)  # a dead holder's
+            self._listener = Listener(str(address), family="AF_UNIX", backlog=64)
+            os.chmod(address, 0o600)
+            self._address = str(address)
+            self._key = secrets.token_bytes(32)
+            read_wire.write_record(self.db_path, {
+                "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+                "socket": self._address, "key": self._key.hex(),
+            })
+        except OSError as exc:  # e.g. a filesystem without Unix sockets: readers take turns
+            trace.event("serve", ok=False, why=str(exc))
+            self._close_listener()
+            return False
+        threading.Thread(target=self._accept_loop, args=(self._listener,), name="casparian-read-server",
+                         daemon=True).start()
+        trace.event("serve", ok=True)
+        return True
+
+    def stop(self) -> None:
+        """Unpublish, interrupt what runs, and wait until no cursor is in use."""
+        if self._listener is None:
+            return
+        read_wire.remove_record(self.db_path, os.getpid())
+        self._stopping.set()
+        with self._lock:
+            for cursor in self._running.values():
+                cursor.interrupt()
+            handlers = list(self._handlers)
+        try:  # wake the accept loop
+            Client(self._address, family="AF_UNIX").close()
+        except OSError:
+            pass
+        for thread in handlers:
+            thread.join(_STOP_JOIN_S)
+        self._close_listener()
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                listener.close()  # also removes the socket file
+            except OSError:
+                pass
+
+    # ---- serving -----------------------------------------------------------------
+    def _accept_loop(self, listener: Listener) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn = listener.accept()
+            except OSError:
+                return
+            if self._stopping.is_set():
+                conn.close()
+                return
+            thread = threading.Thread(target=self._handle, args=(conn,), name="casparian-read-handler", daemon=True)
+            with self._lock:
+                self._handlers.add(thread)
+            thread.start()
+
+    def _handle(self, conn) -> None:
+        cursor = None
+        try:
+            deliver_challenge(conn, self._key)  # we speak first; a caller that never answers costs a parked thread
+            answer_challenge(conn, self._key)
+            cursor = self._new_cursor()
+            in_tx = False
+            while not self._stopping.is_set():
+                if not conn.poll(_POLL_S):
+                    continue
+                request = read_wire.loads(conn.recv_bytes())
+                reply, in_tx = self._answer(cursor, request, in_tx)
+                conn.send_bytes(read_wire.dumps(reply))
+            if not self._stopping.is_set():
+                return
+            conn.send_bytes(read_wire.dumps(("closing",)))
+        except Exception as exc:  # a caller that went away, failed the challenge or sent junk
+            trace.event("serve_drop", why=type(exc).__name__)
+        finally:
+            if cursor is not None:
+                try:
+                    cursor.close()
+                except Exception:
+                    pass
+            conn.close()
+            with self._lock:
+                self._handlers.discard(threading.current_thread())
+
+    def _answer(self, cursor, request, in_tx: bool) -> tuple[tuple, bool]:
+        """The reply to one request, and whether a caller's read transaction is open after it."""
+        import duckdb
+
+        from casparian_tui.outputs.query import check_duckdb
+
+        kind = request[0] if isinstance(request, tuple) and request else None
+        if kind == "begin":
+            if not in_tx:
+                cursor.execute("BEGIN TRANSACTION READ ONLY").fetchall()
+            return ("ok", None), True
+        if kind == "end":
+            if in_tx:
+                cursor.execute("ROLLBACK").fetchall()
+            return ("ok", None), False
+        if kind not in ("all", "columns", "arrow") or len(request) != 3:
+            return ("refused", "Unknown request."), in_tx
+        _, sql, params = request
+        try:
+            check_duckdb(sql)
+        except Exception as exc:
+            return ("refused", getattr(exc, "message", str(exc))), in_tx
+        if self._stopping.is_set():
+            return ("closing",), in_tx
+        me = threading.get_ident()
+        with self._lock:
+            self._running[me] = cursor
+        try:
+            if not in_tx:
+                cursor.execute("BEGIN TRANSACTION READ ONLY").fetchall()
+            try:
+                payload = _run(cursor, kind, sql, list(params))
+            finally:
+                if not in_tx:
+                    cursor.execute("ROLLBACK").fetchall()
+        except duckdb.InterruptException:
+            return (("closing",) if self._stopping.is_set() else ("error", "interrupted", "interrupted")), in_tx
+        except duckdb.Error as exc:
+            return ("error", type(exc).__name__, str(exc)), in_tx
+        finally:
+            with self._lock:
+                self._running.pop(me, None)
+        self.served += 1
+        return ("ok", payload), in_tx
+
+
+def _run(cursor, kind: str, sql: str, params: list):
+    if kind == "arrow":
+        import pyarrow as pa
+
+        table = cursor.sql(sql, params=params or None).to_arrow_table()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+    result = cursor.execute(sql, params)
+    rows = result.fetchall()
+    if kind == "columns":
+        return [d[0] for d in result.description or []], rows
+    return rows
