@@ -143,3 +143,14 @@ async def test_a_key_right_after_enter_in_the_pattern_box_reaches_the_table(demo
             app._driver.send_message(event)
         await wait_until(pilot, lambda: app.screen.query("#tag"))  # the new-rule dialog
         assert box.value == "*.txt"
+
+
+@pilot_test
+async def test_pattern_box_keeps_spaces_at_the_ends_like_the_cli(demo_app):
+    app = demo_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"*.txt ")
+        await wait_until(pilot, lambda: app.screen.last_preview is not None
+                         and app.screen.last_preview.pattern == "*.txt ")
+        assert app.screen.last_preview.count == 0  # no demo name ends in a space, as `files --glob '*.txt '` says
