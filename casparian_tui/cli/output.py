@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from casparian_tui.errors import CasparianError
+from casparian_tui.scout.pathcodec import ShownPath, json_path
 
 
 def safe_text(value: Any) -> str:
@@ -19,8 +20,42 @@ def safe_text(value: Any) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in s)
 
 
+def json_text(value: Any) -> str:
+    """JSON where every character that is not printable is a \\uXXXX escape.
+
+    json escapes only C0 controls; C1 controls (U+009B is a terminal's CSI),
+    bidi overrides (U+202E), other format characters, separators and lone
+    surrogates would reach a terminal or a pager raw. Printable text (accents,
+    CJK) stays readable. Values are unchanged: any JSON parser reads back the
+    exact string.
+    """
+    text = json.dumps(_exact_paths(value), ensure_ascii=False, indent=2, default=str)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n " else _json_escape(ch) for ch in text)
+
+
+def _exact_paths(value: Any) -> Any:
+    """Each ShownPath as its exact name (pathcodec.json_path); the rest as is."""
+    if isinstance(value, ShownPath):
+        return json_path(value.stored)
+    if isinstance(value, dict):
+        return {k: _exact_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_exact_paths(v) for v in value]
+    return value
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(json_text(value))
     sys.stdout.write("\n")
     sys.stdout.flush()
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
-from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.pathcodec import shown_path
 from casparian_tui.sentinel import queue as q
 
 DEFAULT_LIMIT = 50
@@ -147,7 +147,7 @@ _JOB_FROM = (
 def _file_text(root: str | None, rel: str | None, file_id: int) -> str:
     if root is None or rel is None:
         return f"<file {file_id} not in catalog>"
-    return display_name(root.rstrip("/") + "/" + rel if rel else root)
+    return shown_path(root.rstrip("/") + "/" + rel if rel else root)
 
 
 def _job_row(r: tuple) -> JobRow:
@@ -209,7 +209,7 @@ def job_detail(conn: Connection, job_id: int) -> JobDetail:
     events = [JobEvent(at, when(at), ev, detail or "") for at, ev, detail in conn.query_all(
         "SELECT event_at, event, detail FROM cf_job_events WHERE job_id = ? ORDER BY event_at, id", [job_id])]
     try:
-        paths = [display_name(p) for p in json.loads(outputs or "[]")]
+        paths = [shown_path(p) for p in json.loads(outputs or "[]")]
     except ValueError:
         paths = []
     return JobDetail(job, error or "", tb or "", ppath or "", fp, owner or "", lease_exp, run_after, started,
