@@ -60,8 +60,16 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+# Wide enough for any path: a listing piped or redirected keeps whole values.
+_UNLIMITED_WIDTH = 1_000_000
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """A terminal gets tables fitted to its width; a pipe or file gets them at
+    unlimited width, so `casparian files | grep` sees every value whole."""
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, width=_UNLIMITED_WIDTH)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
@@ -69,6 +77,23 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
     for row in rows:
         table.add_row(*(Text(safe_text(v)) for v in row))
     stdout_console().print(table)
+
+
+def print_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV with a header line: RFC 4180 quoting (a field holding a comma, a
+    quote, CR or LF is quoted, quotes doubled), lines ending in LF, NULL as an
+    empty field. On a terminal each value is first escaped as in the tables,
+    so a control character in the data cannot reach the terminal; to a file
+    or a pipe values are exact."""
+    import csv
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(columns)
+    if sys.stdout.isatty():
+        out.writerows([("" if v is None else safe_text(v)) for v in row] for row in rows)
+    else:
+        out.writerows(rows)
+    sys.stdout.flush()
 
 
 def print_pairs(pairs: Iterable[tuple[str, Any]]) -> None:
