@@ -41,7 +41,7 @@ def test_files_json_shape_and_filters(cli, env):
     assert len(rows) == 5
     assert set(rows[0]) == {"id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags"}
     assert {r["path"] for r in rows} >= {env["ROOT"] + "/logs/a.log"}
-    assert "x\\nnl.txt" in {r["rel_path"] for r in rows}  # control characters shown safely
+    assert "x\nnl.txt" in {r["rel_path"] for r in rows}  # the exact name (JSON escapes the newline)
     assert [r["rel_path"] for r in run_json(cli, env, "files", "--glob", "*%*")] == ["100%_x.csv"]
     assert [r["rel_path"] for r in run_json(cli, env, "files", "--ext", "csv", "--limit", "1", "--offset", "1")] == ["it's.csv"]
     sizes = [r["size"] for r in run_json(cli, env, "files", "--sort", "size", "--desc")]
@@ -94,3 +94,27 @@ def test_read_only_refuses_rule_add(cli, env):
     proc = cli("rule", "add", "*.x", "--tag", "x", "--read-only", env=env)
     assert proc.returncode == 4 and "add a tagging rule" in proc.stderr
     assert cli("files", "--read-only", env=env).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["csi\u009b31m", "rlo\u202egpj", "esc\x1b[31m", "nl\nx"])
+def test_rule_names_refuse_control_characters(cli, env, name):
+    r = cli("rule", "add", "*.log", "--tag", "logs", "--name", name, env=env)
+    assert r.returncode == 2 and "control characters" in r.stderr, r.stderr
+    assert json.loads(cli("rule", "list", "--json", env=env).stdout) == []
+
+
+def test_json_escapes_every_character_that_is_not_printable(cli, env):
+    """Names stored before validation existed still reach scripts exactly, and terminals escaped."""
+    hostile = "csi\u009b31m rlo\u202egpj zw\u200b nl\n tab\t nel\x85 ls\u2028 bom\ufeff"
+    settings = Settings.resolve(db=env["CASPARIAN_DB"], backend=env["CASPARIAN_BACKEND"], env={})
+    with Database(settings) as db:
+        db.execute("seed", "INSERT INTO scout_tagging_rules (name, pattern, tag, priority, enabled, created_at) "
+                   "VALUES (?, '*.log', 'logs', 0, TRUE, 0)", [hostile])
+    r = cli("rule", "list", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert all(ch.isprintable() or ch in "\n " for ch in r.stdout), repr(r.stdout)
+    assert "\\u009b" in r.stdout and "\\u202e" in r.stdout
+    assert [rule["name"] for rule in json.loads(r.stdout)] == [hostile]
+    files = cli("files", "--json", env=env)
+    assert all(ch.isprintable() or ch in "\n " for ch in files.stdout)
+    assert "x\nnl.txt" in [f["rel_path"] for f in json.loads(files.stdout)]

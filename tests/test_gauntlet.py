@@ -8,6 +8,7 @@ name reaches a terminal.
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import os
@@ -149,6 +150,13 @@ def _cli(root, g, *args):
     return r.returncode, stdout, stderr
 
 
+def exact(value) -> bytes:
+    """The bytes of a `--json` path: a string, or {"bytes": base64} for a name that is not UTF-8."""
+    if isinstance(value, dict):
+        return base64.b64decode(value["bytes"])
+    return value.encode("utf-8")
+
+
 def _safe(text: str, what: str) -> None:
     bad = UNSAFE.search(text)
     assert bad is None, f"{what}: raw {bad.group()!r} reached the terminal near {text[max(bad.start()-40, 0):bad.end()+10]!r}"
@@ -174,9 +182,13 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
     _safe(out, "files --json")
     listed = json.loads(out)
     assert len(listed) == len({f["id"] for f in listed}) == len(expected)
-    shown = {f["rel_path"] for f in listed}
-    assert "d/esc\\x1b[31mred\\x1b[0m.txt" in shown and "d/latin1-\\xe9\\xff.bin" in shown
-    assert "d/" + PAYLOAD.decode() in shown
+    # Lossless: every name is the exact bytes on disk (a string, or {"bytes": base64} when not UTF-8).
+    assert {exact(f["rel_path"]) for f in listed} == expected
+    rootb = os.fsencode(str(root))
+    assert all(exact(f["path"]) == rootb + b"/" + exact(f["rel_path"]) for f in listed)
+    assert "d/esc\x1b[31mred\x1b[0m.txt" in [f["rel_path"] for f in listed]
+    assert {"bytes": base64.b64encode(b"d/latin1-\xe9\xff.bin").decode()} in [f["rel_path"] for f in listed]
+    shown = {json.dumps(f["rel_path"]) for f in listed}
     code, out, err = _cli(root, g, "files", "--limit", "1000")
     assert code == 0, err
     _safe(out + err, "files table")
@@ -187,6 +199,12 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
     _safe(out + err, "rule test")
     code, out, err = _cli(root, g, "rule", "test", "*'); DROP*", "--json")
     assert code == 0 and json.loads(out)["count"] == 1, out + err
+    code, out, err = _cli(root, g, "rule", "test", "d/*", "--json")
+    assert code == 0, err
+    _safe(out, "rule test --json")
+    sample = {exact(p) for p in json.loads(out)["sample"]}
+    assert len(sample) == len(json.loads(out)["sample"]) > 0
+    assert sample <= {p for p in expected if p.startswith(b"d/")}
     code, out, err = _cli(root, g, "rule", "add", "d/*[%_]*", "--tag", "wild")
     assert code == 0 and "3 files are now tagged" in out, out + err  # 100%, under_score, scout_files
     code, out, err = _cli(root, g, "tag", "*\\[ack]*", "bracket")
@@ -207,6 +225,10 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
     code, out, err = _cli(root, g, "jobs")
     assert code == 0
     _safe(out + err, "jobs table")
+    code, out, err = _cli(root, g, "jobs", "--json", "--limit", "1000")
+    assert code == 0, err
+    _safe(out, "jobs --json")
+    assert {exact(j["file"]) for j in json.loads(out)["jobs"]} == {rootb + b"/" + p for p in expected}
 
     # migrate (SQLite -> DuckDB) or export (DuckDB -> SQLite): every odd name arrives exactly.
     other = "sqlite" if backend == "duckdb" else "duckdb"
@@ -218,9 +240,28 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
     _safe(out + err, "db migrate/export")
     code, out, err = _cli(root, ["--backend", other, "--db", str(target)], "files", "--json", "--limit", "1000")
     assert code == 0, err
-    assert {f["rel_path"] for f in json.loads(out)} == shown
+    assert {json.dumps(f["rel_path"]) for f in json.loads(out)} == shown
     copy = Database(Settings.resolve(db=target, backend=other, env={}))
     try:
         assert {to_bytes(r[0]) for r in copy.query_all("SELECT rel_path FROM scout_files")} == expected
     finally:
         copy.close()
+
+
+def test_scan_errors_name_the_exact_folder_in_json(backend, tmp_path):
+    root = tmp_path / "tree"
+    rootb = os.fsencode(str(root))
+    names = [b"locked-\xff\x1b", b"lo\nck\xe2\x80\xae"]
+    for name in names:
+        os.makedirs(os.path.join(rootb, name))
+        os.chmod(os.path.join(rootb, name), 0)
+    try:
+        code, out, err = _cli(root, ["--backend", backend, "--db", str(tmp_path / "e.db")], "scan", str(root), "--json")
+    finally:
+        for name in names:
+            os.chmod(os.path.join(rootb, name), 0o755)
+    assert code == 0, err
+    _safe(out, "scan --json")
+    errors = json.loads(out)["errors"]
+    assert sorted(exact(e["path"]) for e in errors) == sorted(names)
+    assert {"bytes": base64.b64encode(names[0]).decode()} in [e["path"] for e in errors]

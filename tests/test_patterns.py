@@ -7,10 +7,11 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from casparian_tui.errors import UsageError
 from casparian_tui.scout import patterns
+from casparian_tui.scout.glob_match import glob_matcher
 from casparian_tui.scout.pathcodec import encode_name
-from casparian_tui.scout.pattern_reference import reference_match
 from casparian_tui.scout.patterns import compile_glob, glob_condition, patterns_condition
 
+from glob_reference import reference_match
 from scout_rows import add_files, add_source, matching_paths
 
 
@@ -61,13 +62,35 @@ def m(pattern: str, path: str, **kw) -> bool:
         ("ß.txt", "\u1e9e.TXT", True),
         ("café/*", "CAFÉ/menu", True),
         ("*.txt", "new\nline.txt", True),  # names with newlines
+        ("[a\\-z]", "-", True),  # an escaped dash is a dash, not a range
+        ("[a\\-z]", "m", False),
+        ("[a\\-z]", "z", True),
+        ("[[:digit:]]x", "7x", True),  # POSIX classes
+        ("[[:digit:]]x", "dx", False),
+        ("[[:digit:]]x", ":x", False),
+        ("[![:alpha:]_]*", "9lives", True),
+        ("[![:alpha:]_]*", "_x", False),
+        ("[[:upper:]]", "a", True),  # case-insensitive, like [A-Z]
+        ("[[:space:]]*", " lead", True),
+        ("[[:punct:]]", "!", True),
+        ("[[:xdigit:]][[:xdigit:]]", "fF", True),
+        ("a ", "a ", True),  # spaces at the ends are part of the pattern
+        ("a ", "a", False),
     ],
 )
 def test_reference_semantics(pattern, path, expected):
     assert m(pattern, path) is expected
 
 
+def test_linear_matcher_agrees_on_the_fixed_cases():
+    for pattern, path, _ in test_reference_semantics.pytestmark[0].args[1]:
+        g = compile_glob(pattern)
+        subject = path.rsplit("/", 1)[-1] if g.target == "name" else path
+        assert (glob_matcher(g)(subject) != g.negate) == reference_match(g, path), (pattern, path)
+
+
 def test_case_sensitive_option():
+    assert not glob_matcher(compile_glob("[[:upper:]]", case_sensitive=True))("a")
     assert not m("*.LOG", "a.log", case_sensitive=True)
     assert m("*.log", "a.log", case_sensitive=True)
 
@@ -82,7 +105,7 @@ def test_non_utf8_names_are_matched_by_units():
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "!", "a[bc", "[", "x\\", "[z-a]", "a[/]b", "/", "!/"],
+    ["", "   ", "!", "a[bc", "[", "x\\", "[z-a]", "a[/]b", "/", "!/", "[[:digt:]]", "[[=a=]]", "[[.a.]]"],
 )
 def test_invalid_patterns_have_clear_messages(bad):
     with pytest.raises(UsageError) as err:
@@ -124,12 +147,13 @@ FIXED = [
     "a/b.log", "a/b/c.log", "x/a/b.log", "logs/z/q.txt", "logs.txt", "top.txt", "d/top.txt",
     "it's \"quoted\".csv", "sp ace/f i.csv", "日本/データ.csv", "café/MENU.txt", "CAFÉ/menu",
     ".evtx", "..evtx", "x.EVTX", "dir/y.evtx", "x.evtx.bak", "[x].txt", "new\nline.txt",
-    "a.\u212aml", encode_name(b"caf\xe9.txt"), "İI.txt", "no_ext", "dir.d/file",
+    "a.\u212aml", encode_name(b"caf\xe9.txt"), "İI.txt", "no_ext", "dir.d/file", "-", "m", "7", "d/:", "x ",
 ]
 FIXED_PATTERNS = [
     "*.log", "*.LOG", "a/*.log", "a/**", "**/c.log", "100%.txt", "a_b", "a\\*b", "a\\\\b",
     "logs/", "/top.txt", "*.evtx", "*.csv", "!*.csv", "*.kml", "[[]x].txt", "*", "**", "?",
-    "*.txt", "caf?.txt", "i*", "*.d/*", "*\n*", "*'*", "*.EVTX",
+    "*.txt", "caf?.txt", "i*", "*.d/*", "*\n*", "*'*", "*.EVTX", "[a\\-z]", "[[:digit:]]", "[[:punct:]]",
+    "[![:alnum:]]", "x ",
 ]
 
 
@@ -186,7 +210,7 @@ def paths_and_pattern(draw):
                 chars.append("*")
             elif r == 2 and ch not in "]\\!^-":
                 neg = draw(st.booleans())
-                other = draw(st.sampled_from("aZ%é"))
+                other = draw(st.sampled_from(["a", "Z", "%", "é", "\\-", "[:digit:]", "[:upper:]", "[:punct:]", "0-9"]))
                 chars.append(f"[{'!' if neg else ''}{ch}{other}]" if ch != other else f"[{ch}]")
             elif r == 3:
                 chars.append(_escape(ch.swapcase() if len(ch.swapcase()) == 1 else ch))
@@ -223,3 +247,6 @@ def test_sql_matches_reference_property(db, data):
 
     expected = {p for p in stored if reference_match(g, p)}
     assert db.write("test", check) == expected, (pattern, g.regex)
+    linear = glob_matcher(g)
+    by_linear = {p for p in stored if linear(p.rsplit("/", 1)[-1] if g.target == "name" else p) != g.negate}
+    assert by_linear == expected, pattern

@@ -38,6 +38,18 @@ WRITES = [
     "PRAGMA journal_mode = DELETE",
     "EXPORT DATABASE '/tmp/casparian_evil_export'",
     "SELECT setval('seq_scout_files', 1)",
+    # EXPLAIN ANALYZE runs the statement it wraps
+    "EXPLAIN ANALYZE COPY (SELECT 'FORGED' AS a) TO '/tmp/casparian_evil.csv'",
+    "/* hi */ explain  (ANALYZE, FORMAT json) COPY (SELECT 1) TO '/tmp/casparian_evil.csv'",
+    "EXPLAIN ANALYZE SET threads = 1",
+    "EXPLAIN ANALYZE CHECKPOINT",
+    "EXPLAIN ANALYZE DELETE FROM scout_sources",
+    "EXPLAIN -- c\n ANALYZE INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('x', '/', 0, 0)",
+    # table functions with side effects
+    "SELECT * FROM checkpoint()",
+    "SELECT * FROM force_checkpoint()",
+    "SELECT * FROM query('SELECT * FROM checkpoint()')",
+    "SELECT setseed(0.5)",
 ]
 
 
@@ -82,6 +94,30 @@ def test_writes_and_side_doors_are_refused(db, tmp_path, sql):
     assert "evil" not in names and "scout_sources" in names
     # the connection is still usable and clean afterwards
     assert db.read(lambda c: query.run_query(c, "SELECT count(*) FROM scout_sources", tmp_path)).rows == [(2,)]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a, b FROM (SELECT 1 AS a, 2 AS b) WHERE a = ? LIMIT ?",
+    "WITH x AS (SELECT 1 AS a) SELECT a FROM x",
+    "EXPLAIN SELECT 1",
+    "explain analyze SELECT 1",
+    "EXPLAIN (SELECT 1)",
+    "/* c */ EXPLAIN (FORMAT json) SELECT 1",
+    "DESCRIBE SELECT 1",
+    "SHOW ALL TABLES",
+    "FROM range(3)",
+    "SELECT * FROM read_csv('/etc/hostname')",
+])
+def test_check_duckdb_accepts_reads(sql):
+    assert query.check_duckdb(sql) in ("SELECT", "EXPLAIN")
+
+
+def test_explain_analyze_copy_writes_nothing(db, tmp_path, backend):
+    target = tmp_path / "forged.parquet"
+    with pytest.raises(query.QueryRefused if backend == "duckdb" else query.CasparianError):
+        db.read(lambda c: query.run_query(
+            c, f"EXPLAIN ANALYZE COPY (SELECT 'FORGED' AS a) TO '{target}' (FORMAT parquet)", tmp_path))
+    assert not target.exists()
 
 
 def test_outputs_views_and_read_parquet(db, outputs, backend):

@@ -178,3 +178,14 @@ async def test_keys_typed_while_slow_previews_run_arrive_in_order(demo_app, monk
             for key, char in (("ctrl+u", None), *[(c, c) for c in "**/*.py"]):
                 app.post_message(events.Key(key, char))
             await wait_until(pilot, lambda: box.value == "**/*.py")
+
+
+@pilot_test
+async def test_pattern_box_keeps_spaces_at_the_ends_like_the_cli(demo_app):
+    app = demo_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"*.txt ")
+        await wait_until(pilot, lambda: app.screen.last_preview is not None
+                         and app.screen.last_preview.pattern == "*.txt ")
+        assert app.screen.last_preview.count == 0  # no demo name ends in a space, as `files --glob '*.txt '` says

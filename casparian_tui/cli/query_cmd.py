@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 
 from casparian_tui.cli.context import Context
-from casparian_tui.cli.output import print_json, print_table
+from casparian_tui.cli.output import print_csv, print_json, print_table
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import query
 from casparian_tui.sentinel.selection import default_output_root
@@ -34,7 +33,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("sql", metavar="SQL")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON: columns, rows (objects), truncated")
-    fmt.add_argument("--csv", action="store_true", help="print CSV with a header line")
+    fmt.add_argument("--csv", action="store_true", help="print CSV with a header line (RFC 4180 quoting, LF line ends; "
+                     "on a terminal control characters are escaped)")
     p.add_argument("--limit", type=int, default=query.DEFAULT_LIMIT, metavar="N",
                    help=f"at most N rows (default {query.DEFAULT_LIMIT}; 0 for no limit)")
     p.add_argument("--output", metavar="DIR", help="output root holding the Parquet outputs (default <home>/output)")
@@ -51,9 +51,7 @@ def cmd_query(ctx: Context, args: argparse.Namespace) -> int:
         print_json({"columns": result.columns, "rows": [dict(zip(result.columns, r)) for r in result.rows],
                     "truncated": result.truncated})
     elif args.csv:
-        out = csv.writer(sys.stdout)
-        out.writerow(result.columns)
-        out.writerows(result.rows)
+        print_csv(result.columns, result.rows)
     else:
         print_table(result.columns, result.rows)
         note = f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -64,17 +62,6 @@ def strict_array(values, type_: pa.DataType, column: str) -> pa.Array:
         raise ValueError(f"column {column}: {exc}") from exc
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
-
-
-def _regexp_full_match(text, pattern) -> int | None:
-    if text is None or pattern is None:
-        return None
-    return 1 if _compiled(pattern).fullmatch(text) else 0
-
-
 class SQLiteConnection(Connection):
     backend = "sqlite"
 
@@ -86,9 +73,11 @@ class SQLiteConnection(Connection):
         else:
             self._con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._path = path
-        # DuckDB has regexp_full_match built in; the glob dialect (scout/patterns.py)
-        # uses it on both backends, so SQLite gets the same function from Python's re.
-        self._con.create_function("regexp_full_match", 2, _regexp_full_match, deterministic=True)
+        # DuckDB matches globs with RE2 (linear time); SQLite gets the glob
+        # dialect's own linear-time matcher, never a backtracking regex.
+        from casparian_tui.scout.glob_match import sql_glob_match
+
+        self._con.create_function("cf_glob_match", 3, sql_glob_match, deterministic=True)
         try:
             self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._con.execute("SELECT count(*) FROM sqlite_master").fetchall()

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
-from casparian_tui.scout.pathcodec import display_name, encode_name
+from casparian_tui.scout.pathcodec import display_name, encode_name, shown_path
 from casparian_tui.scout.patterns import Glob, compile_many, patterns_condition
 
 SORTS = {
@@ -181,8 +181,8 @@ def list_files(
         source, root = sources[r["source_id"]]
         stored = r["rel_path"]
         r["source"] = source
-        r["path"] = display_name(root.rstrip("/") + "/" + stored)
-        r["rel_path"] = display_name(stored)
+        r["path"] = shown_path(root.rstrip("/") + "/" + stored)
+        r["rel_path"] = shown_path(stored)
         r["tags"] = tags.get(r["id"], [])
         out.append({k: r[k] for k in ("id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags")})
     return out

@@ -1,7 +1,8 @@
 """`scan --exclude GLOB`: which entries the walker skips.
 
 The glob dialect is the project's one dialect (scout/patterns.py), matched
-in Python against the stored (encoded) rel_path while walking. Like
+in Python against the stored (encoded) rel_path while walking, in linear
+time (scout/glob_match.py). Like
 .gitignore, an excluded folder excludes everything below it and is not even
 entered: a folder is excluded when a pattern matches the folder itself or
 everything directly under it (`build`, `build/`, `build/**`, `build/*`).
@@ -10,7 +11,8 @@ everything directly under it (`build`, `build/`, `build/**`, `build/*`).
 from __future__ import annotations
 
 from casparian_tui.errors import UsageError
-from casparian_tui.scout.patterns import compile_glob, compiled_regex
+from casparian_tui.scout.glob_match import glob_matcher
+from casparian_tui.scout.patterns import compile_glob
 from casparian_tui.scout.walker import ExcludeFn
 
 # A name no real file can have (NUL is forbidden in names): matching
@@ -27,12 +29,12 @@ def compile_excludes(patterns: list[str] | tuple[str, ...]) -> ExcludeFn | None:
         if raw.strip().startswith("!"):
             raise UsageError(f"--exclude {raw!r}: a leading '!' makes no sense here.", hint="Just omit that pattern.")
         glob = compile_glob(raw)  # raises a clear UsageError when invalid
-        matchers.append((glob.target == "name", compiled_regex(glob.regex).fullmatch))
+        matchers.append((glob.target == "name", glob_matcher(glob)))
 
     def matches(rel_path: str) -> bool:
         for by_name, fullmatch in matchers:
             subject = rel_path.rsplit("/", 1)[-1] if by_name else rel_path
-            if fullmatch(subject) is not None:
+            if fullmatch(subject):
                 return True
         return False
 

@@ -7,10 +7,17 @@ surrogate U+DC80..U+DCFF) becomes ESC + chr(byte), and a literal ESC is
 doubled. ESC is U+F8FF, a private-use character: valid UTF-8, so the stored
 text is, and the mapping is injective, so UNIQUE(source, path) never merges
 two different files. Valid UTF-8 names (nearly all) are stored unchanged.
+
+Shown to people, a name is `display_name` (\\xNN, escaped controls); in
+`--json` it is the exact name (`json_path`): a JSON string when the name is
+valid UTF-8, else, as ripgrep does, `{"bytes": "<base64 of the exact bytes>"}`.
+Services hand out a `ShownPath`, the display text that remembers its stored
+form, so tables and JSON each take the form they need.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 
 ESC = "\uf8ff"
@@ -74,3 +81,31 @@ def display_name(stored: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def json_path(stored: str) -> str | dict:
+    """The exact name for JSON: its text if valid UTF-8, else {"bytes": base64}."""
+    text = decode_name(stored)
+    if ESC not in stored:
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return {"bytes": base64.b64encode(os.fsencode(text)).decode("ascii")}
+    return text
+
+
+class ShownPath(str):
+    """A name's display text (`display_name`) that keeps its stored form in `.stored`."""
+
+    def __new__(cls, stored: str) -> "ShownPath":
+        obj = super().__new__(cls, display_name(stored))
+        obj.stored = stored
+        return obj
+
+    def __reduce__(self):
+        return (ShownPath, (self.stored,))
+
+
+def shown_path(stored: str) -> ShownPath:
+    return ShownPath(stored)

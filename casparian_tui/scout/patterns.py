@@ -4,8 +4,9 @@ Dialect (matched against a file's `rel_path`, '/'-separated):
 - `*` any run of characters within one folder name, `?` one character (never '/');
 - `**` crosses folders: `**/` is zero or more folders, a trailing `/**` is
   everything below; `**` inside a name acts like a `*` that may cross '/';
-- `[abc]`, `[a-z]`, `[!abc]` / `[^abc]` classes (never match '/');
-  `\\x` matches x literally (`\\*`, `\\[`, `\\\\`);
+- `[abc]`, `[a-z]`, `[!abc]` / `[^abc]` classes (never match '/'), with
+  POSIX classes inside (`[[:digit:]_]`, ASCII as in the C locale) and `\\-`
+  for a literal dash; `\\x` matches x literally (`\\*`, `\\[`, `\\\\`);
 - like .gitignore, a pattern with no '/' except a trailing one matches at any
   depth (as if prefixed by `**/`); a leading '/' anchors at the source root;
   a trailing '/' means "everything under that folder";
@@ -188,12 +189,36 @@ def _tokenize(body: str, text: str) -> tuple:
     return tuple(out)
 
 
+# POSIX classes as ASCII ranges (the C locale). None matches '/': no class does.
+_POSIX = {
+    "alnum": (("0", "9"), ("A", "Z"), ("a", "z")),
+    "alpha": (("A", "Z"), ("a", "z")),
+    "blank": ((" ", " "), ("\t", "\t")),
+    "cntrl": (("\x00", "\x1f"), ("\x7f", "\x7f")),
+    "digit": (("0", "9"),),
+    "graph": (("!", "."), ("0", "~")),
+    "lower": (("a", "z"),),
+    "print": ((" ", "."), ("0", "~")),
+    "punct": (("!", "."), (":", "@"), ("[", "`"), ("{", "~")),
+    "space": (("\t", "\r"), (" ", " ")),
+    "upper": (("A", "Z"),),
+    "xdigit": (("0", "9"), ("A", "F"), ("a", "f")),
+}
+
+
 def _parse_class(u: list[str], start: int, text: str) -> tuple[tuple, int]:
+    """`[...]` from the '[' at `start`: (token, index after the ']').
+
+    Items are (unit, escaped); an escaped '-' (`[a\\-z]`) is a plain dash,
+    never a range. `[:name:]` inside is a POSIX class; `[=x=]` and `[.x.]`
+    are refused rather than misread as sets of characters.
+    """
     i = start + 1
     negated = i < len(u) and u[i] in ("!", "^")
     if negated:
         i += 1
-    items: list[str] = []
+    items: list[tuple[str, bool]] = []
+    ranges: list[tuple[str, str]] = []
     first = True
     while True:
         if i >= len(u):
@@ -201,19 +226,33 @@ def _parse_class(u: list[str], start: int, text: str) -> tuple[tuple, int]:
         c = u[i]
         if c == "]" and not first:
             break
-        if c == "\\" and i + 1 < len(u):
+        first = False
+        if c == "[" and i + 1 < len(u) and u[i + 1] in (":", "=", "."):
+            kind = u[i + 1]
+            close = next((k for k in range(i + 2, len(u) - 1) if u[k] == kind and u[k + 1] == "]"), None)
+            if close is not None:
+                name = "".join(u[i + 2 : close])
+                if kind != ":":
+                    raise _bad(text, f"'[{kind}{name}{kind}]' (equivalence classes and collating symbols) "
+                               "is not supported", "List the characters instead, e.g. [aA].")
+                if name not in _POSIX:
+                    raise _bad(text, f"unknown class '[:{name}:]'",
+                               "Known: " + ", ".join(f"[:{n}:]" for n in _POSIX) + ".")
+                ranges.extend(_POSIX[name])
+                i = close + 2
+                continue
+        escaped = c == "\\" and i + 1 < len(u)
+        if escaped:
             i += 1
             c = u[i]
-        items.append(c)
+        items.append((c, escaped))
         i += 1
-        first = False
-    ranges: list[tuple[str, str]] = []
     pairs: list[str] = []
     k = 0
     while k < len(items):
-        c = items[k]
-        if k + 2 < len(items) and items[k + 1] == "-" and len(c) == 1 and len(items[k + 2]) == 1:
-            lo, hi = c, items[k + 2]
+        c, _ = items[k]
+        if (k + 2 < len(items) and items[k + 1] == ("-", False) and len(c) == 1 and len(items[k + 2][0]) == 1):
+            lo, hi = c, items[k + 2][0]
             if lo > hi:
                 raise _bad(text, f"range '{lo}-{hi}' is reversed")
             ranges.append((lo, hi))
@@ -445,9 +484,11 @@ def _match_condition(glob: Glob, backend: str, a: str) -> tuple[str, list]:
         if backend == "duckdb":
             conds.append(f"regexp_matches({col}, ?)")
             params.append(anchored_regex(glob))
-        else:
-            conds.append(f"regexp_full_match({col}, ?)")
-            params.append(glob.regex)
+        else:  # a Python function registered by the SQLite backend (scout/glob_match.py)
+            # The pattern as a BLOB: its text may hold surrogate escapes (a
+            # non-UTF-8 name typed exactly), which SQLite text cannot carry.
+            conds.append(f"cf_glob_match({col}, ?, ?)")
+            params.extend([glob.text.encode("utf-8", "surrogatepass"), int(glob.case_sensitive)])
     return " AND ".join(conds) or "TRUE", params
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.scout.catalog import FileFilter
-from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.pathcodec import display_name, shown_path
 from casparian_tui.scout.patterns import Glob, compile_glob, extension_branches
 
 SAMPLE_SIZE = 20
@@ -74,7 +74,7 @@ def preview(
         elif kind == "d":
             out.by_folder[display_name(key) if key else ROOT_FOLDER] = int(n)
         else:
-            out.sample.append(display_name(key))
+            out.sample.append(shown_path(key))
     # UNION ALL keeps each branch's order on both engines only by luck: sort here.
     out.sample.sort()
     out.by_extension = dict(sorted(out.by_extension.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -53,15 +53,25 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
+def validate_rule_name(name: str | None) -> str | None:
+    """A rule name as stored (None: no name); the same rules as tags and sources."""
+    if name is None:
+        return None
+    name = name.strip()
+    if not name or name.isdigit():
+        raise UsageError(f"Invalid rule name {name!r}.", hint="A name must contain a non-digit (ids are numbers).")
+    if not name.isprintable():
+        raise UsageError(f"Invalid rule name {name!r}: it contains control characters.")
+    return name
+
+
 def add_rule(
     conn: Connection, pattern: str, tag: str, *, priority: int = 0, name: str | None = None, enabled: bool = True
 ) -> Rule:
     """Insert a rule (the pattern is validated first). Does not apply it."""
     compile_glob(pattern)
     tag = validate_tag(tag)
-    name = name.strip() if name else None
-    if name is not None and (not name or name.isdigit()):
-        raise UsageError(f"Invalid rule name {name!r}.", hint="A name must contain a non-digit (ids are numbers).")
+    name = validate_rule_name(name)
     if conn.query_one("SELECT id FROM scout_tagging_rules WHERE pattern = ? AND tag = ?", (pattern, tag)):
         raise UsageError(f"A rule {pattern!r} → {tag!r} already exists.", hint="See `casparian rule list`.")
     if name and conn.query_one("SELECT id FROM scout_tagging_rules WHERE name = ?", (name,)):

@@ -28,7 +28,7 @@ from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import CasparianError, QueryInterrupted
 from casparian_tui.scout import catalog_sync, rules
 from casparian_tui.scout.excludes import compile_excludes
-from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.pathcodec import display_name, shown_path
 from casparian_tui.scout.sources import Source, now_us, resolve_root
 from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, WalkDone, Walker
 
@@ -269,7 +269,7 @@ class Scanner:
     def _finish(self, scan_id: int, walker: Walker, counts: BatchCounts, status: str) -> ScanResult:
         st = walker.stats
         complete = status == "completed"
-        errors = [{"path": display_name(e["path"]) or ".", "error": e["error"]} for e in st.errors]
+        errors = [{"path": shown_path(e["path"]) or ".", "error": e["error"]} for e in st.errors]
 
         def finish(conn: Connection) -> tuple[int, int]:
             renamed = deleted = 0

@@ -25,7 +25,7 @@ from casparian_tui.contracts import store as contracts
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError
-from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.pathcodec import shown_path
 from casparian_tui.sentinel.plugin import ParserInvalid, ParserSpec
 from casparian_tui.sentinel.runner import file_paths
 from casparian_tui.sentinel.selection import tagged_file_ids
@@ -203,7 +203,7 @@ class Backtest:
         if schema:
             infer.merge(self.observed, schema)
             schema_json = json.dumps({o: {f.name: infer.alias_of(f.type) for f in s} for o, s in schema.items()})
-        res = FileResult(job["id"], display_name(job["source_path"]), passed, rows, quarantined, round(ms, 3),
+        res = FileResult(job["id"], shown_path(job["source_path"]), passed, rows, quarantined, round(ms, 3),
                          error or "")
         self.results.append(res)
         self._unsaved.append((res, schema_json))

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
-from casparian_tui.scout.pathcodec import display_name
+from casparian_tui.scout.pathcodec import shown_path
 from casparian_tui.sentinel import queue as q
 
 DEFAULT_LIMIT = 50
@@ -157,7 +157,7 @@ _JOB_FROM = (
 def _file_text(root: str | None, rel: str | None, file_id: int) -> str:
     if root is None or rel is None:
         return f"<file {file_id} not in catalog>"
-    return display_name(root.rstrip("/") + "/" + rel if rel else root)
+    return shown_path(root.rstrip("/") + "/" + rel if rel else root)
 
 
 def _job_row(r: tuple) -> JobRow:
@@ -225,7 +225,7 @@ def job_detail(conn: Connection, job_id: int) -> JobDetail:
     events = [JobEvent(at, when(at), ev, detail or "") for at, ev, detail in conn.query_all(
         "SELECT event_at, event, detail FROM cf_job_events WHERE job_id = ? ORDER BY event_at, id", [job_id])]
     try:
-        paths = [display_name(p) for p in json.loads(outputs or "[]")]
+        paths = [shown_path(p) for p in json.loads(outputs or "[]")]
     except ValueError:
         paths = []
     if job.status in (q.QUEUED, q.RUNNING):

@@ -303,7 +303,9 @@ class DiscoverScreen(ModeScreen):
 
     @on(Input.Changed, "#pattern")
     def _pattern_changed(self, event: Input.Changed) -> None:
-        self.pattern = event.value.strip()
+        # Spaces at the ends are part of a pattern, as on the command line;
+        # a box of spaces only is no pattern yet.
+        self.pattern = event.value if event.value.strip() else ""
         self.page_offset = 0
         self.schedule_preview()
 
