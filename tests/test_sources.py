@@ -128,3 +128,15 @@ def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_pa
     proc = cli("run", str(parser), "--tag", "all", "--json", *g)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["completed"] == 18  # not 30: host1's 12 files once, not twice
+
+
+def test_the_adhoc_source_of_run_files_takes_no_part_in_nesting(db, tmp_path):
+    db.write("adhoc", lambda c: c.execute(
+        "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('adhoc', '/', 0, 0)"
+    ))
+    root = tmp_path / "case"
+    make_tree(root, 10, seed=1, depth=1, files_per_dir=10)
+    merged: list[dict] = []
+    src = add_source(db, root, merged=merged)
+    assert src.name == "case" and merged == []
+    assert {s.name for s in list_sources(db)} == {"adhoc", "case"}

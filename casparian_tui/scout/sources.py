@@ -130,23 +130,32 @@ def _unique_name(conn: Connection, base: str) -> str:
     return f"{base}-{n}"
 
 
+# `casparian run FILES` registers files it is given outside any source under
+# this implicit source rooted at "/"; it holds single files, not a tree, so
+# it takes no part in nesting.
+ADHOC = ("adhoc", "/")
+
+
 def _inside(root: str, outer: str) -> bool:
     """True when the encoded root `root` lies strictly below `outer`."""
     return root != outer and root.startswith(outer.rstrip("/") + "/")
 
 
+def _tree_sources(conn: Connection, *, exclude_id: int | None = None) -> list[Source]:
+    rows = conn.query_all(f"SELECT {_COLUMNS} FROM scout_sources ORDER BY root")
+    return [Source(*r) for r in rows if (r[1], r[2]) != ADHOC and r[0] != exclude_id]
+
+
 def enclosing_source(conn: Connection, root_os_path: str) -> Source | None:
     """The existing source whose root strictly contains this folder, if any."""
     root = encode_name(root_os_path)
-    rows = conn.query_all(f"SELECT {_COLUMNS} FROM scout_sources")
-    return next((Source(*r) for r in rows if _inside(root, r[2])), None)
+    return next((s for s in _tree_sources(conn) if _inside(root, s.root)), None)
 
 
 def nested_sources(conn: Connection, root_os_path: str) -> list[Source]:
     """The outermost existing sources whose roots lie strictly inside this folder."""
     root = encode_name(root_os_path)
-    rows = conn.query_all(f"SELECT {_COLUMNS} FROM scout_sources ORDER BY root")
-    inner = [Source(*r) for r in rows if _inside(r[2], root)]
+    inner = [s for s in _tree_sources(conn) if _inside(s.root, root)]
     # Only the outermost: a pair nested in each other predates this rule and
     # would collide on its shared paths.
     return [s for s in inner if not any(_inside(s.root, o.root) for o in inner)]
@@ -155,8 +164,10 @@ def nested_sources(conn: Connection, root_os_path: str) -> list[Source]:
 def overlapping_sources(conn: Connection, source: Source) -> list[Source]:
     """Other sources nested in this one or containing it (catalogs from
     before nesting was refused can hold such pairs)."""
-    rows = conn.query_all(f"SELECT {_COLUMNS} FROM scout_sources WHERE id <> ?", [source.id])
-    return [Source(*r) for r in rows if _inside(r[2], source.root) or _inside(source.root, r[2])]
+    if (source.name, source.root) == ADHOC:
+        return []
+    others = _tree_sources(conn, exclude_id=source.id)
+    return [s for s in others if _inside(s.root, source.root) or _inside(source.root, s.root)]
 
 
 def _absorb(conn: Connection, parent: Source, child: Source) -> dict:
