@@ -50,7 +50,7 @@ def test_files_json_shape_and_filters(cli, env):
 
 def test_rules_flow(cli, env):
     added = run_json(cli, env, "rule", "add", "**/*.evtx", "--tag", "evtx", "--name", "ev", "--priority", "2")
-    assert added["tag"] == "evtx" and added["files_tagged_by_rules"] == 1
+    assert added["tag"] == "evtx" and added["files_matched"] == 1
     listed = run_json(cli, env, "rule", "list")
     assert [(r["name"], r["pattern"], r["files"]) for r in listed] == [("ev", "**/*.evtx", 1)]
     assert [r["rel_path"] for r in run_json(cli, env, "files", "--tag", "evtx")] == ["logs/b.evtx"]
@@ -66,10 +66,13 @@ def test_tag_by_pattern_path_remove_and_reapply(cli, env):
     cli("rule", "add", "*.log", "--tag", "log", env=env)
     assert run_json(cli, env, "tag", "*.csv", "table")["files_tagged"] == 2
     assert run_json(cli, env, "tag", env["ROOT"] + "/logs", "mine")["files_tagged"] == 2
-    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["mine"]  # manual wins
-    assert run_json(cli, env, "tag", "--remove", env["ROOT"] + "/logs")["tags_removed"] == 2
-    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["log"]  # the rule is back
-    assert run_json(cli, env, "tag")["files_tagged_by_rules"] == 1
+    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["log", "mine"]  # tags add up
+    assert run_json(cli, env, "untag", env["ROOT"] + "/logs", "log")["files_untagged"] == 1
+    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["mine"]
+    assert run_json(cli, env, "tag")["files_tagged_by_rules"] == 0  # the untag holds
+    assert run_json(cli, env, "tag", "--remove", env["ROOT"] + "/logs", "mine")["files_untagged"] == 2
+    assert run_json(cli, env, "untag", "--reset", env["ROOT"] + "/logs")["manual_entries_removed"] == 3
+    assert run_json(cli, env, "files", "--glob", "logs/a.log")[0]["tags"] == ["log"]  # rules decide again
 
 
 @pytest.mark.parametrize(
@@ -80,7 +83,9 @@ def test_tag_by_pattern_path_remove_and_reapply(cli, env):
         (("rule", "remove", "nope"), 1, "No rule"),
         (("files", "--source", "nope"), 1, "No source"),
         (("tag", "*.csv"), 2, "Missing TAG"),
-        (("tag", "/definitely/not/a/source", "x"), 0, "No files match"),
+        (("tag", "/definitely/not/a/source", "x"), 1, "No cataloged file matches"),
+        (("untag", "*.csv", "nosuch"), 1, "No file has the tag"),
+        (("untag", "*.csv"), 2, "Missing TAG"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli, env, args, code, text):

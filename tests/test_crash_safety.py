@@ -62,6 +62,14 @@ def _catalog(db: Database) -> list[tuple]:
     return db.query_all("SELECT rel_path, size, deleted_at FROM scout_files")
 
 
+def _untagged(db: Database) -> int:
+    """Live rows without the tag of the rule that matches every file."""
+    return db.query_value(
+        "SELECT count(*) FROM scout_files f WHERE f.deleted_at IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM scout_file_tags t WHERE t.file_id = f.id AND t.tag = 'any')"
+    )
+
+
 def _mutate(root: Path, rng: random.Random, round_no: int) -> None:
     """Delete, grow and add files so a rescan has every kind of work to do."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
@@ -82,6 +90,9 @@ def test_kill_9_during_scans_loses_nothing_and_a_rescan_reaches_the_truth(backen
     db_file = tmp_path / f"crash.{backend}"
     g = ["--backend", backend, "--db", str(db_file)]
     record = Path(str(db_file) + ".lock.json")
+    added = subprocess.run([sys.executable, "-m", "casparian_tui", "rule", "add", "*", "--tag", "any", *g],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert added.returncode == 0, added.stderr
     interrupted = 0
     for round_no in range(3):
         if round_no:
@@ -103,11 +114,13 @@ def test_kill_9_during_scans_loses_nothing_and_a_rescan_reaches_the_truth(backen
         try:
             rows = _catalog(db)
             last = db.query_value("SELECT status FROM scout_scan_runs ORDER BY id DESC LIMIT 1")
+            untagged = _untagged(db)
         finally:
             db.close()
         interrupted += last != "completed"
         names = [r[0] for r in rows]
         assert len(names) == len(set(names)), why  # no duplicate (source, path)
+        assert untagged == 0, (why, untagged)  # every committed row carries its tags
         if last != "completed":
             # Nothing marked deleted by a scan that did not finish.
             still = {r[0] for r in rows if r[2] is None}
@@ -127,8 +140,10 @@ def test_kill_9_during_scans_loses_nothing_and_a_rescan_reaches_the_truth(backen
         db = _open(backend, db_file)
         try:
             rows = _catalog(db)
+            untagged = _untagged(db)
         finally:
             db.close()
+        assert untagged == 0, (why, untagged)
         live = {to_bytes(r[0]): r[1] for r in rows if r[2] is None}
         assert live == _truth(root), why
         assert len(rows) == len({r[0] for r in rows}), why

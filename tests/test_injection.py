@@ -71,7 +71,7 @@ def test_payloads_through_every_service_are_only_values(seeded, tmp_path):
         tagged = db.write("tag", lambda c: tags.add_manual_tag(c, FileFilter.build(patterns=["*.csv"]), p))
         assert tagged > 0
         assert db.read(lambda c: catalog.count_files(c, FileFilter.build(tag=p))) == tagged
-        db.write("untag", lambda c: tags.remove_manual_tag(c, FileFilter.build(patterns=["*.csv"]), p))
+        db.write("untag", lambda c: tags.untag(c, FileFilter.build(patterns=["*.csv"]), p))
         # job steering filtered by a parser name
         assert db.read(lambda c: jobs.counts(c, parser=p)) is not None
         assert db.read(lambda c: jobs.list_jobs(c, parser=p)) == []

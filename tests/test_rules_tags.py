@@ -50,19 +50,24 @@ def test_rule_crud(cat):
         cat.read(lambda c: rules.find_rule(c, "logs"))
 
 
-def test_highest_priority_wins_and_ties_go_to_the_older_rule(cat):
+def test_tags_add_up_and_priority_only_credits_the_rule(cat):
     def setup(conn):
         rules.add_rule(conn, "*.log", "log")
-        rules.add_rule(conn, "a/**", "in-a")  # same priority, newer: loses to *.log
+        rules.add_rule(conn, "a/**", "in-a")
         rules.add_rule(conn, "a/*.evtx", "evtx", priority=3)
+        rules.add_rule(conn, "**/*.evtx", "evtx")  # same tag again: one row, credited to the priority-3 rule
         return rules.apply_rules(conn)
 
     assert cat.write("t", setup) == 3
     got = tags_of(cat)
-    assert got["a/x.log"] == [("log", "rule")]
-    assert got["a/y.evtx"] == [("evtx", "rule")]
+    assert got["a/x.log"] == [("in-a", "rule"), ("log", "rule")]
+    assert got["a/y.evtx"] == [("evtx", "rule"), ("in-a", "rule")]
     assert got["b/z.log"] == [("log", "rule")]
     assert "c.txt" not in got and "a/old.log" not in got  # unmatched; deleted left alone
+    credited = cat.query_all(
+        "SELECT r.priority FROM scout_file_tags t JOIN scout_tagging_rules r ON r.id = t.rule_id WHERE t.tag = 'evtx'"
+    )
+    assert credited == [(3,)]
 
 
 def test_disabled_rules_and_reapply_is_idempotent(cat):
@@ -85,19 +90,22 @@ def test_apply_rules_scopes(cat):
     assert sorted(tags_of(cat)) == ["b/z.log", "c.txt"]
 
 
-def test_manual_tags_win_and_removal_lets_rules_back(cat):
+def test_manual_tags_add_and_untag_removes_one(cat):
     cat.write("t", lambda c: rules.add_rule(c, "*.log", "log"))
     cat.write("t", rules.apply_rules)
     n = cat.write("t", lambda c: tags.add_manual_tag(c, catalog.FileFilter.build(patterns=["a/*"]), "case42"))
     assert n == 2
     got = tags_of(cat)
-    assert got["a/x.log"] == [("case42", "manual")]  # the rule tag is gone
-    cat.write("t", rules.apply_rules)  # re-applying keeps the manual tag winning
-    assert tags_of(cat)["a/x.log"] == [("case42", "manual")]
-    removed = cat.write("t", lambda c: tags.remove_manual_tag(c, catalog.FileFilter.build(patterns=["a/x.log"]), "case42"))
+    assert got["a/x.log"] == [("case42", "manual"), ("log", "rule")]  # the rule tag stays
+    cat.write("t", rules.apply_rules)
+    assert tags_of(cat)["a/x.log"] == [("case42", "manual"), ("log", "rule")]
+    removed = cat.write("t", lambda c: tags.untag(c, catalog.FileFilter.build(patterns=["a/x.log"]), "log"))
     assert removed == 1
+    cat.write("t", rules.apply_rules)  # the untag is remembered
     got = tags_of(cat)
-    assert got["a/x.log"] == [("log", "rule")] and got["a/y.evtx"] == [("case42", "manual")]
+    assert got["a/x.log"] == [("case42", "manual")] and got["b/z.log"] == [("log", "rule")]
+    cat.write("t", lambda c: tags.reset_manual(c, catalog.FileFilter.build(patterns=["a/x.log"])))
+    assert tags_of(cat)["a/x.log"] == [("log", "rule")]
 
 
 def test_selection_by_real_path(cat, tmp_path):

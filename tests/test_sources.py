@@ -74,3 +74,69 @@ def test_non_utf8_root_round_trips(db, tmp_path):
     assert "\\xe9" in src.root_display and src.name == "r\\xe9sum\\xe9"
     res = Scanner(db, src).run()
     assert res.new == 1 and "\\xe9" in res.root
+
+
+def test_nested_sources_are_one_catalog(db, tmp_path):
+    parent = tmp_path / "case"
+    make_tree(parent / "host1", 40, seed=1, depth=1, files_per_dir=10)
+    make_tree(parent / "host2", 20, seed=2, depth=1, files_per_dir=10)
+    inner = add_source(db, parent / "host1")
+    Scanner(db, inner).run()
+    db.write("tag", lambda c: c.execute(
+        "INSERT INTO scout_file_tags (file_id, tag, tag_source, created_at) SELECT id, 'keep', 'manual', 0 FROM scout_files"
+    ))
+    ids_before = {r[0] for r in db.query_all("SELECT id FROM scout_files")}
+    with pytest.raises(CasparianError, match="inside the source 'host1'"):
+        add_source(db, parent / "host1" / "d0")
+    merged: list[dict] = []
+    outer = add_source(db, parent, merged=merged)
+    assert [(m["source"], m["files"]) for m in merged] == [("host1", 40)]
+    assert [s.name for s in list_sources(db)] == ["case"]
+    result = Scanner(db, outer).run()
+    assert (result.new, result.unchanged, result.deleted, result.renamed) == (20, 40, 0, 0)
+    rows = db.query_all("SELECT id, rel_path, parent_path FROM scout_files")
+    assert len(rows) == 60 and len({r[1] for r in rows}) == 60
+    kept = {r[0] for r in rows if r[1].startswith("host1/")}
+    assert kept == ids_before  # same ids: tags, jobs and outputs stay attached
+    assert all(r[2].startswith("host1") for r in rows if r[0] in kept)
+    assert db.query_value("SELECT count(*) FROM scout_file_tags WHERE tag = 'keep'") == 40
+    assert source_details(db, "case")["files"] == 60
+
+
+ONE_ROW_PARSER = """NAME = 'one_row'
+VERSION = '1'
+import os
+def parse(path):
+    return [{'name': os.path.basename(path)}]
+"""
+
+
+def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_path):
+    import json
+
+    parent = tmp_path / "case"
+    make_tree(parent / "host1", 12, seed=1, depth=1, files_per_dir=6)
+    make_tree(parent / "host2", 6, seed=2, depth=1, files_per_dir=6)
+    parser = tmp_path / "one_row.py"
+    parser.write_text(ONE_ROW_PARSER)
+    g = ["--backend", backend, "--db", str(tmp_path / f"nest.{backend}")]
+    assert cli("scan", str(parent / "host1"), "--quiet", *g).returncode == 0
+    assert cli("rule", "add", "*", "--tag", "all", *g).returncode == 0
+    proc = cli("scan", str(parent), "--quiet", *g)
+    assert proc.returncode == 0, proc.stderr
+    assert "merged into case" in proc.stderr
+    proc = cli("run", str(parser), "--tag", "all", "--json", *g)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["completed"] == 18  # not 30: host1's 12 files once, not twice
+
+
+def test_the_adhoc_source_of_run_files_takes_no_part_in_nesting(db, tmp_path):
+    db.write("adhoc", lambda c: c.execute(
+        "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('adhoc', '/', 0, 0)"
+    ))
+    root = tmp_path / "case"
+    make_tree(root, 10, seed=1, depth=1, files_per_dir=10)
+    merged: list[dict] = []
+    src = add_source(db, root, merged=merged)
+    assert src.name == "case" and merged == []
+    assert {s.name for s in list_sources(db)} == {"adhoc", "case"}

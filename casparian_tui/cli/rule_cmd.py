@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "rule",
         help="tagging rules: add, list, remove, test a pattern",
         description=(
-            "Tagging rules map a glob pattern to a tag. Each file gets the tag of its "
-            "highest-priority matching rule (ties: the older rule); manual tags win."
+            "Tagging rules map a glob pattern to a tag. Tags add up: a file carries the tag of "
+            "every enabled rule that matches it, plus its manual tags, minus the tags removed "
+            "from it with `casparian untag`. Priority only orders the list."
         ),
         parents=parents,
     )
@@ -32,13 +33,13 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     add.add_argument("pattern", metavar="PATTERN")
     add.add_argument("--tag", required=True, metavar="TAG")
-    add.add_argument("--priority", type=int, default=0, metavar="N", help="higher wins (default 0)")
+    add.add_argument("--priority", type=int, default=0, metavar="N", help="higher is listed first (display order only; default 0)")
     add.add_argument("--name", metavar="NAME", help="a name to refer to the rule by")
     add.add_argument("--json", action="store_true", help="print the rule as JSON")
     add.set_defaults(handler=cmd_add)
 
     ls = rsub.add_parser(
-        "list", help="list rules in the order they are tried", epilog="example:\n  casparian rule list --json",
+        "list", help="list rules (priority high to low, then oldest)", epilog="example:\n  casparian rule list --json",
         formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
     )
     ls.add_argument("--json", action="store_true", help="print a JSON list")
@@ -51,6 +52,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     rm.add_argument("ref", metavar="ID|NAME")
     rm.add_argument("--json", action="store_true", help="print the removed rule as JSON")
     rm.set_defaults(handler=cmd_remove)
+
+    for verb, what in (("enable", "use a rule again"), ("disable", "stop using a rule (its tags go; it is kept)")):
+        sw = rsub.add_parser(
+            verb, help=what, epilog=f"example:\n  casparian rule {verb} case42",
+            formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
+        )
+        sw.add_argument("ref", metavar="ID|NAME")
+        sw.add_argument("--json", action="store_true", help="print the rule as JSON")
+        sw.set_defaults(handler=cmd_enable)
 
     test = rsub.add_parser(
         "test",
@@ -72,16 +82,26 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
 
     def add(conn):
         rule = rules.add_rule(conn, args.pattern, args.tag, priority=args.priority, name=args.name)
-        return rule, rules.apply_rules(conn)
+        rules.apply_rules(conn)
+        return rule, rules.count_matches(conn, rule), _files_with_tag(conn, rule.tag)
 
-    rule, tagged = ctx.db.write("add a tagging rule", add)
+    rule, matched, with_tag = ctx.db.write("add a tagging rule", add)
     if ctx.json:
-        print_json({**rule.to_json(), "files_tagged_by_rules": tagged})
+        print_json({**rule.to_json(), "files_matched": matched, "files_with_tag": with_tag})
     else:
         label = f" ({safe_text(rule.name)})" if rule.name else ""
         print(f"Added rule {rule.id}{label}: {safe_text(rule.pattern)} → {safe_text(rule.tag)} (priority {rule.priority}).")
-        print(f"{tagged} files are now tagged by rules.")
+        print(f"It matches {matched} files; {with_tag} files now carry {safe_text(rule.tag)!r}.")
     return 0
+
+
+def _files_with_tag(conn, tag: str) -> int:
+    return conn.query_value(
+        "SELECT count(*) FROM scout_file_tags t JOIN scout_files f ON f.id = t.file_id "
+        "WHERE t.tag = ? AND f.deleted_at IS NULL",
+        (tag,),
+        0,
+    )
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -112,14 +132,32 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
     def remove(conn):
         rule = rules.remove_rule(conn, args.ref)
-        return rule, rules.apply_rules(conn)
+        rules.apply_rules(conn)
+        return rule, _files_with_tag(conn, rule.tag)
 
-    rule, tagged = ctx.db.write("remove a tagging rule", remove)
+    rule, with_tag = ctx.db.write("remove a tagging rule", remove)
     if ctx.json:
-        print_json({**rule.to_json(), "files_tagged_by_rules": tagged})
+        print_json({**rule.to_json(), "files_with_tag": with_tag})
     else:
         print(f"Removed rule {rule.id}: {safe_text(rule.pattern)} → {safe_text(rule.tag)}.")
-        print(f"{tagged} files are now tagged by rules.")
+        print(f"{with_tag} files still carry {safe_text(rule.tag)!r} (from other rules or by hand).")
+    return 0
+
+
+def cmd_enable(ctx: Context, args: argparse.Namespace) -> int:
+    enabled = args.rule_command == "enable"
+
+    def switch(conn):
+        rule = rules.set_enabled(conn, args.ref, enabled)
+        rules.apply_rules(conn)
+        return rule, _files_with_tag(conn, rule.tag)
+
+    rule, with_tag = ctx.db.write(f"{args.rule_command} a tagging rule", switch)
+    if ctx.json:
+        print_json({**rule.to_json(), "files_with_tag": with_tag})
+    else:
+        state = "Enabled" if enabled else "Disabled"
+        print(f"{state} rule {rule.id}: {safe_text(rule.pattern)} → {safe_text(rule.tag)}; {with_tag} files carry the tag.")
     return 0
 
 

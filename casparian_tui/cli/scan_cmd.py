@@ -10,7 +10,7 @@ from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, safe_text
 from casparian_tui.errors import CasparianError
 from casparian_tui.scout.scanner import ScanProgress, ScanResult, Scanner
-from casparian_tui.scout.sources import Source, add_source, get_source
+from casparian_tui.scout.sources import Source, add_source, get_source, overlapping_sources
 
 HELP = "scan a folder or a source: catalog new, changed, renamed and deleted files"
 EXIT_CANCELLED = 130
@@ -52,7 +52,12 @@ def resolve_target(ctx: Context, target: str) -> Source:
     if src is not None:
         return src
     if os.path.lexists(target) or os.sep in target or target in (".", ".."):
-        return add_source(ctx.db, target, exist_ok=True)
+        from casparian_tui.cli.source_cmd import print_merged
+
+        merged: list[dict] = []
+        src = add_source(ctx.db, target, exist_ok=True, merged=merged)
+        print_merged(merged, src)
+        return src
     raise CasparianError(
         f"No source or folder named {safe_text(target)!r}.",
         hint="See `casparian source list`, or give a folder path.",
@@ -61,6 +66,12 @@ def resolve_target(ctx: Context, target: str) -> Source:
 
 def cmd_scan(ctx: Context, args: argparse.Namespace) -> int:
     src = resolve_target(ctx, args.target)
+    for other in ctx.db.read(lambda c: overlapping_sources(c, src)):
+        print(
+            f"warning: the source {safe_text(other.name)} ({safe_text(other.root_display)}) overlaps"
+            f" {safe_text(src.name)}: files in both are cataloged twice. Remove one with `casparian source remove`.",
+            file=sys.stderr,
+        )
     show_progress = ctx.interactive and not args.quiet
     scanner = Scanner(ctx.db, src, excludes=args.exclude)
     if show_progress:

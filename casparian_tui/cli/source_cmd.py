@@ -72,8 +72,21 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     rm.set_defaults(handler=cmd_remove)
 
 
+def print_merged(merged: list[dict], src) -> None:
+    """Say on stderr which nested sources the new one absorbed."""
+    for m in merged:
+        print(
+            f"note: the source {safe_text(m['source'])} ({safe_text(m['root'])}) was inside"
+            f" {safe_text(src.root_display)}: merged into {safe_text(src.name)}"
+            f" ({m['files']:,} files keep their tags and jobs).",
+            file=sys.stderr,
+        )
+
+
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
-    src = add_source(ctx.db, args.path, args.name)
+    merged: list[dict] = []
+    src = add_source(ctx.db, args.path, args.name, merged=merged)
+    print_merged(merged, src)
     if ctx.json:
         print_json(src.to_json())
     else:

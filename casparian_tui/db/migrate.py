@@ -44,6 +44,8 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
             if version < m.version <= target:
                 for stmt in statements_for(m, conn.backend):
                     conn.execute(stmt)
+                if m.after is not None:
+                    m.after(conn)
                 conn.execute(
                     "INSERT INTO cf_schema_version (version, description, applied_at) VALUES (?, ?, ?)",
                     (m.version, m.description, now_us()),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 ID = "@ID"  # stands for the auto-assigned primary key column type
 
@@ -24,6 +25,16 @@ class Migration:
     # Indexes SQLite needs for speed but DuckDB is better off without: every
     # extra ART index slows DuckDB's bulk inserts while its scans need none.
     sqlite_only: list[str] = field(default_factory=list)
+    # Data work after the statements, in the same transaction (takes the conn).
+    after: Callable | None = None
+
+
+def _retag_additively(conn) -> None:
+    # Catalogs from before additive tags hold one winning rule tag per file
+    # and no rule tag on manually tagged files: recompute every rule tag.
+    from casparian_tui.scout.rules import apply_rules
+
+    apply_rules(conn)
 
 
 MIGRATIONS: list[Migration] = [
@@ -228,6 +239,19 @@ MIGRATIONS: list[Migration] = [
                 schema_json TEXT
             )""",
         ],
+    ),
+    Migration(
+        5,
+        "scout: tags add up; manual untags are recorded",
+        [
+            """CREATE TABLE scout_file_untags (
+                file_id BIGINT NOT NULL,
+                tag TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (file_id, tag)
+            )""",
+        ],
+        after=_retag_additively,
     ),
     Migration(
         6,

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.file_upsert import staged
+from casparian_tui.scout import rules
 from casparian_tui.scout.excludes import under_excluded
 
 # Old rows not seen by this scan, and rows this scan inserted, paired on
@@ -49,7 +50,8 @@ WHERE scout_files.id = m.old_id
 def move_renamed(conn: Connection, source_id: int, scan_id: int) -> int:
     """Move each renamed file's old row to its new path; drop the new row.
 
-    The old row keeps its id, tags, status and history. Returns the count.
+    The old row keeps its id, manual tags, untags, status and history; its
+    rule tags are recomputed for the new path. Returns the count.
     """
     unseen = conn.query_one(
         "SELECT 1 FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ? LIMIT 1",
@@ -77,6 +79,8 @@ def move_renamed(conn: Connection, source_id: int, scan_id: int) -> int:
         conn.execute(f"DELETE FROM scout_file_tags WHERE file_id IN (SELECT new_id FROM {stage})")
         conn.execute(f"DELETE FROM scout_files WHERE id IN (SELECT new_id FROM {stage})")
         conn.execute(_MOVE.format(stage=stage), [scan_id, scan_id])
+    if not rules.nothing_to_apply(conn):
+        rules.apply_rules(conn, source_id=source_id, file_ids=pairs.column("old_id"))
     return len(rows)
 
 

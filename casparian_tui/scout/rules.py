@@ -1,8 +1,9 @@
 """Tagging rules: CRUD and the set-based `apply_rules`.
 
-Semantics: each (not deleted) file gets the tag of its highest-priority
-matching enabled rule (ties: the older rule, i.e. the smaller id). A file
-with any manual tag gets no rule tag — manual tags win. Rule tags are
+Tags add up: a (not deleted) file carries the tag of every enabled rule that
+matches it, plus its manual tags, minus the tags a user removed from it by
+hand (`scout_file_untags`). Priorities only order rules for display and
+decide which rule a tag is credited to when several give it. Rule tags are
 derived data: `apply_rules` may drop and rebuild them at any time.
 """
 
@@ -85,7 +86,7 @@ def add_rule(
 
 
 def list_rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
-    """Rules in the order they are tried: priority high to low, then oldest first."""
+    """Rules in display order: priority high to low, then oldest first."""
     where = "WHERE enabled" if enabled_only else ""
     rows = conn.query_all(
         f"SELECT {_RULE_COLS} FROM scout_tagging_rules {where} ORDER BY priority DESC, id ASC"
@@ -144,37 +145,27 @@ def apply_rules(
     scan_id: int | None = None,
     file_ids: Iterable[int] | pa.Array | None = None,
 ) -> int:
-    """Recompute rule tags for a set of files, set-based; returns files tagged by a rule.
+    """Recompute rule tags for a set of files, set-based; returns the number
+    of files in the scope that carry at least one rule tag.
 
     Call it inside a write transaction (e.g. within `db.write(...)`). The
     scope is the intersection of the given filters; no filter = every file:
     - `source_id`: files of that source;
-    - `scan_id`: files whose `last_scan_id` is that scan (the scanner's
-      call at the end of a scan: new, changed and renamed files all carry it);
+    - `scan_id`: files whose `last_scan_id` is that scan;
     - `file_ids`: exactly these files (a list or a pyarrow int array; staged
       in a temporary table, never one statement per file).
-    Deleted files are left alone. Files with a manual tag get no rule tag.
-    Three statements whatever the catalog size: delete the scope's rule tags,
-    insert the winners (one CASE over the rules in priority order), done.
+    Deleted files are left alone. A tag the file already carries by hand, or
+    that a user removed from it, is not added. One statement per enabled
+    rule, in display order, so a tag is credited to the first rule giving it.
     """
-    backend = conn.backend
-    scope = ["f.deleted_at IS NULL"]
-    params: list = []
-    if source_id is not None:
-        scope.append("f.source_id = ?")
-        params.append(int(source_id))
-    if scan_id is not None:
-        scope.append("f.last_scan_id = ?")
-        params.append(int(scan_id))
     staged = False
     if file_ids is not None:
         ids = file_ids if isinstance(file_ids, (pa.Array, pa.ChunkedArray)) else pa.array(list(file_ids), pa.int64())
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_SCOPE_TABLE} (id BIGINT)")
         conn.execute(f"DELETE FROM {_SCOPE_TABLE}")
         conn.bulk_insert(_SCOPE_TABLE, pa.table({"id": ids.cast(pa.int64())}))
-        scope.append(f"f.id IN (SELECT id FROM {_SCOPE_TABLE})")
         staged = True
-    where = " AND ".join(scope)
+    where, params = _scope(source_id, scan_id, staged)
     try:
         conn.execute(
             "DELETE FROM scout_file_tags WHERE tag_source = 'rule' "
@@ -184,36 +175,56 @@ def apply_rules(
         rules = list_rules(conn, enabled_only=True)
         if not rules:
             return 0
-        whens: list[str] = []
-        case_params: list = []
+        ts = now_us()
         for rule in rules:
-            cond, cond_params = glob_condition(compile_glob(rule.pattern), backend, "f")
-            whens.append(f"WHEN {cond} THEN ?")
-            case_params.extend(cond_params)
-            case_params.append(rule.id)
-        sql = (
-            "INSERT INTO scout_file_tags (file_id, tag, tag_source, rule_id, created_at) "
-            "SELECT m.id, r.tag, 'rule', r.id, ? FROM ("
-            f"  SELECT f.id, CASE {' '.join(whens)} END AS rule_id FROM scout_files f "
-            f"  WHERE {where} AND NOT EXISTS (SELECT 1 FROM scout_file_tags t "
-            "     WHERE t.file_id = f.id AND t.tag_source = 'manual')"
-            ") m JOIN scout_tagging_rules r ON r.id = m.rule_id"
-        )
-        # No conflicts possible: the scope's rule tags are gone and files with
-        # a manual tag are skipped; each file gets at most one row.
-        conn.execute(sql, [now_us(), *case_params, *params])
-        return _rule_tag_count(conn, where, params)
+            _insert_rule_tags(conn, rule, where, params, ts)
+        return _rule_tagged_files(conn, where, params)
     finally:
         if staged:
             conn.execute(f"DROP TABLE IF EXISTS {_SCOPE_TABLE}")
 
 
-def _rule_tag_count(conn: Connection, where: str, params: list) -> int:
+def _scope(source_id: int | None, scan_id: int | None, staged: bool) -> tuple[str, list]:
+    scope = ["f.deleted_at IS NULL"]
+    params: list = []
+    if source_id is not None:
+        scope.append("f.source_id = ?")
+        params.append(int(source_id))
+    if scan_id is not None:
+        scope.append("f.last_scan_id = ?")
+        params.append(int(scan_id))
+    if staged:
+        scope.append(f"f.id IN (SELECT id FROM {_SCOPE_TABLE})")
+    return " AND ".join(scope), params
+
+
+def _insert_rule_tags(conn: Connection, rule: Rule, where: str, params: list, ts: int) -> None:
+    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.backend, "f")
+    # The NOT EXISTS keep (file_id, tag) unique: a manual tag or an earlier
+    # rule already gave it, or the user removed it from this file.
+    conn.execute(
+        "INSERT INTO scout_file_tags (file_id, tag, tag_source, rule_id, created_at) "
+        f"SELECT f.id, ?, 'rule', ?, ? FROM scout_files f WHERE {where} AND {cond} "
+        "AND NOT EXISTS (SELECT 1 FROM scout_file_tags t WHERE t.file_id = f.id AND t.tag = ?) "
+        "AND NOT EXISTS (SELECT 1 FROM scout_file_untags u WHERE u.file_id = f.id AND u.tag = ?)",
+        [rule.tag, rule.id, ts, *params, *cond_params, rule.tag, rule.tag],
+    )
+
+
+def _rule_tagged_files(conn: Connection, where: str, params: list) -> int:
     return conn.query_value(
-        "SELECT count(*) FROM scout_file_tags WHERE tag_source = 'rule' "
+        "SELECT count(DISTINCT file_id) FROM scout_file_tags WHERE tag_source = 'rule' "
         f"AND file_id IN (SELECT f.id FROM scout_files f WHERE {where})",
         params,
         0,
+    )
+
+
+def count_matches(conn: Connection, rule: Rule) -> int:
+    """Live files the rule's pattern matches (what `rule add` reports)."""
+    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.backend, "f")
+    return conn.query_value(
+        f"SELECT count(*) FROM scout_files f WHERE f.deleted_at IS NULL AND {cond}", cond_params, 0
     )
 
 

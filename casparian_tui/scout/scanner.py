@@ -23,7 +23,7 @@ from typing import Callable
 
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.file_upsert import BatchCounts, upsert_files
+from casparian_tui.db.file_upsert import BatchCounts, staged, upsert_files
 from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import CasparianError, QueryInterrupted
 from casparian_tui.scout import catalog_sync, rules
@@ -199,9 +199,7 @@ class Scanner:
         """Merge one batch into the catalog; False when the scan was cancelled meanwhile."""
         fut = self.db.submit_write(
             "scan a source",
-            lambda c: upsert_files(
-                c, self.source.id, scan_id, now_us(), batch, check=self._check_cancel, assume_new=first_scan
-            ),
+            lambda c: _upsert_and_tag(c, self.source.id, scan_id, batch, self._check_cancel, first_scan),
         )
         while True:
             try:
@@ -311,8 +309,6 @@ class Scanner:
             excluded=st.excluded,
         )
         self.db.write("record a scan", lambda c: _end_run(c, result))
-        if status != "failed":
-            self.db.write("tag scanned files", lambda c: _apply_rules_after_scan(c, self.source.id, scan_id))
         self.db.set_activity("")
         return result
 
@@ -369,20 +365,22 @@ def _end_run(conn: Connection, r: ScanResult) -> None:
     )
 
 
-def _apply_rules_after_scan(conn: Connection, source_id: int, scan_id: int) -> None:
-    """Tag the files this scan found new, changed, reappeared or renamed.
-
-    Those rows carry changed_scan_id = scan_id; unchanged files keep their
-    tags untouched, so a rescan of an unchanged tree does no tagging work.
-    """
-    if rules.nothing_to_apply(conn):
-        return  # no rules and no rule tags: reading and staging the ids would change nothing
-    ids = conn.query_arrow(
-        "SELECT id FROM scout_files WHERE source_id = ? AND changed_scan_id = ? AND deleted_at IS NULL",
-        [source_id, scan_id],
-    )
-    if ids.num_rows:
-        rules.apply_rules(conn, source_id=source_id, file_ids=ids.column("id"))
+def _upsert_and_tag(conn: Connection, source_id: int, scan_id: int, batch, check, first_scan: bool) -> BatchCounts:
+    """Merge one batch and tag its new, changed and reappeared files in the
+    same transaction, so every committed row carries its tags even when the
+    scan is killed or fails before its end."""
+    counts = upsert_files(conn, source_id, scan_id, now_us(), batch, check=check, assume_new=first_scan)
+    if (counts.new or counts.changed) and not rules.nothing_to_apply(conn):
+        check()
+        with staged(conn, batch.select(["rel_path"]), "_cf_batch_paths") as stage:
+            ids = conn.query_arrow(
+                f"SELECT f.id FROM scout_files f JOIN {stage} s ON f.rel_path = s.rel_path"
+                " WHERE f.source_id = ? AND f.changed_scan_id = ?",
+                [source_id, scan_id],
+            )
+        if ids.num_rows:
+            rules.apply_rules(conn, source_id=source_id, file_ids=ids.column("id"))
+    return counts
 
 
 def scan_source(db: Database, source: Source, **kwargs) -> ScanResult:

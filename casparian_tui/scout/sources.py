@@ -4,6 +4,12 @@ A source is a name and an absolute root folder. The root is stored with
 `encode_name` like every path, resolved with `realpath` so one folder cannot
 be registered twice under two spellings. Removing a source removes its
 catalog rows (files, their tags, folder aggregates, scan runs).
+
+A file is one file whatever sources see it, so sources never nest: a folder
+inside a source is refused (its files are already cataloged), and a new
+source that contains existing ones absorbs them — their file rows move under
+the new root with their ids, so tags, untags, jobs and outputs stay attached
+and nothing is cataloged (or parsed) twice.
 """
 
 from __future__ import annotations
@@ -124,9 +130,79 @@ def _unique_name(conn: Connection, base: str) -> str:
     return f"{base}-{n}"
 
 
-def add_source(db: Database, path: str | os.PathLike, name: str | None = None, *, exist_ok: bool = False) -> Source:
+# `casparian run FILES` registers files it is given outside any source under
+# this implicit source rooted at "/"; it holds single files, not a tree, so
+# it takes no part in nesting.
+ADHOC = ("adhoc", "/")
+
+
+def _inside(root: str, outer: str) -> bool:
+    """True when the encoded root `root` lies strictly below `outer`."""
+    return root != outer and root.startswith(outer.rstrip("/") + "/")
+
+
+def _tree_sources(conn: Connection, *, exclude_id: int | None = None) -> list[Source]:
+    rows = conn.query_all(f"SELECT {_COLUMNS} FROM scout_sources ORDER BY root")
+    return [Source(*r) for r in rows if (r[1], r[2]) != ADHOC and r[0] != exclude_id]
+
+
+def enclosing_source(conn: Connection, root_os_path: str) -> Source | None:
+    """The existing source whose root strictly contains this folder, if any."""
+    root = encode_name(root_os_path)
+    return next((s for s in _tree_sources(conn) if _inside(root, s.root)), None)
+
+
+def nested_sources(conn: Connection, root_os_path: str) -> list[Source]:
+    """The outermost existing sources whose roots lie strictly inside this folder."""
+    root = encode_name(root_os_path)
+    inner = [s for s in _tree_sources(conn) if _inside(s.root, root)]
+    # Only the outermost: a pair nested in each other predates this rule and
+    # would collide on its shared paths.
+    return [s for s in inner if not any(_inside(s.root, o.root) for o in inner)]
+
+
+def overlapping_sources(conn: Connection, source: Source) -> list[Source]:
+    """Other sources nested in this one or containing it (catalogs from
+    before nesting was refused can hold such pairs)."""
+    if (source.name, source.root) == ADHOC:
+        return []
+    others = _tree_sources(conn, exclude_id=source.id)
+    return [s for s in others if _inside(s.root, source.root) or _inside(source.root, s.root)]
+
+
+def _absorb(conn: Connection, parent: Source, child: Source) -> dict:
+    """Move a nested source's rows under the parent (same file ids), then drop it."""
+    from casparian_tui.scout import catalog_sync
+
+    prefix = child.root[len(parent.root.rstrip("/")) + 1 :]
+    files = conn.execute(
+        "UPDATE scout_files SET source_id = ?, rel_path = ? || rel_path,"
+        " parent_path = CASE WHEN parent_path = '' THEN ? ELSE ? || parent_path END"
+        " WHERE source_id = ?",
+        [parent.id, prefix + "/", prefix, prefix + "/", child.id],
+    )
+    for table in ("scout_folders", "scout_scan_runs"):
+        conn.execute(f"DELETE FROM {table} WHERE source_id = ?", [child.id])
+    conn.execute("DELETE FROM scout_sources WHERE id = ?", [child.id])
+    catalog_sync.refresh_folders(conn, parent.id)
+    catalog_sync.refresh_source_totals(conn, parent.id, now_us())
+    return {"source": child.name, "root": child.root_display, "files": files}
+
+
+def add_source(
+    db: Database,
+    path: str | os.PathLike,
+    name: str | None = None,
+    *,
+    exist_ok: bool = False,
+    merged: list[dict] | None = None,
+) -> Source:
     """Register a folder as a source. With `exist_ok`, a folder that already
     is a source returns that source instead of failing (what `scan PATH` wants).
+
+    A folder inside an existing source is refused; existing sources inside
+    the new folder are absorbed into it, each reported in `merged` (a list
+    the caller passes to hear about it).
     """
     root = resolve_root(path)
     wanted = _check_name(name) if name is not None else None
@@ -140,6 +216,15 @@ def add_source(db: Database, path: str | os.PathLike, name: str | None = None, *
                 f"{display_name(existing.root)} is already the source {existing.name!r}.",
                 hint=f"Scan it with `casparian scan {existing.name}`.",
             )
+        outer = enclosing_source(conn, root)
+        if outer is not None:
+            raise CasparianError(
+                f"{display_name(encode_name(root))} is inside the source {outer.name!r} ({outer.root_display}):"
+                " its files are already cataloged there.",
+                hint=f"Rescan it with `casparian scan {outer.name}`; select the folder with"
+                " `casparian files --glob 'FOLDER/**'`.",
+            )
+        inner = nested_sources(conn, root)
         if wanted is not None:
             if get_source(conn, wanted) is not None:
                 raise CasparianError(
@@ -154,6 +239,11 @@ def add_source(db: Database, path: str | os.PathLike, name: str | None = None, *
             "INSERT INTO scout_sources (name, root, enabled, created_at, updated_at) VALUES (?, ?, TRUE, ?, ?)",
             [chosen, encode_name(root), ts, ts],
         )
+        parent = get_source(conn, chosen)
+        for child in inner:
+            report = _absorb(conn, parent, child)
+            if merged is not None:
+                merged.append(report)
         return get_source(conn, chosen)
 
     return db.write("add a source", add)
@@ -171,6 +261,10 @@ def remove_source(db: Database, name: str) -> dict:
         # No foreign keys (see db/schema.py), so children go first, explicitly.
         tags = conn.execute(
             "DELETE FROM scout_file_tags WHERE file_id IN (SELECT id FROM scout_files WHERE source_id = ?)",
+            [src.id],
+        )
+        conn.execute(
+            "DELETE FROM scout_file_untags WHERE file_id IN (SELECT id FROM scout_files WHERE source_id = ?)",
             [src.id],
         )
         files = conn.execute("DELETE FROM scout_files WHERE source_id = ?", [src.id])

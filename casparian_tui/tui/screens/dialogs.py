@@ -89,7 +89,7 @@ class RuleDialog(DialogScreen):
             yield Label("New tagging rule", classes="dialog-title")
             yield Static(f"Pattern: {self.pattern}{matches}", markup=False)
             yield TextInput(placeholder="tag, e.g. evtx", id="tag")
-            yield TextInput(value="0", placeholder="priority (higher wins)", id="priority")
+            yield TextInput(value="0", placeholder="priority (list order only)", id="priority")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Create rule")
 

@@ -453,15 +453,15 @@ class DiscoverScreen(ModeScreen):
         def write(conn):
             rule = rules.add_rule(conn, pattern, req.tag, priority=req.priority)
             rules.apply_rules(conn)
-            return rule
+            return rule, rules.count_matches(conn, rule)
 
         async def go():
             try:
-                rule = await self.app.db_write("create a rule", write)
+                rule, matched = await self.app.db_write("create a rule", write)
             except CasparianError as err:
                 self.app.notify(err.message, severity="error")
                 return
-            self.app.notify(f"Rule {rule.pattern} → {rule.tag} created and applied.")
+            self.app.notify(f"Rule {rule.pattern} → {rule.tag} created: it tags {matched:,} file(s).")
             await self.load_rules()
             await self.load_files()
 
