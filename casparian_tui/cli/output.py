@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from casparian_tui.errors import CasparianError
+
+if TYPE_CHECKING:  # rich is imported when a table is printed, not for --json or an error line
+    from rich.console import Console
 
 
 def safe_text(value: Any) -> str:
@@ -26,10 +25,15 @@ def print_json(value: Any) -> None:
 
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(*columns, title=title, header_style="bold", show_edge=False)
     for row in rows:
         table.add_row(*(Text(safe_text(v)) for v in row))

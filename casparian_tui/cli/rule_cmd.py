@@ -13,7 +13,6 @@ from casparian_tui.scout.patterns import compile_glob
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "rule",
-        help="tagging rules: add, list, remove, test a pattern",
         description=(
             "Tagging rules map a glob pattern to a tag. Each file gets the tag of its "
             "highest-priority matching rule (ties: the older rule); manual tags win."

@@ -24,7 +24,6 @@ An argument that exists on disk is a PATH; anything else is a glob PATTERN.
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tag",
-        help="tag files by hand (PATTERN|PATH TAG), remove tags, or re-apply rules",
         description="Manual tags win over rules. With no arguments, re-apply all rules.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
