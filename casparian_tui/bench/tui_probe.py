@@ -120,6 +120,28 @@ async def measure(db: Database, repeat: int) -> dict[str, list[float]]:
     return out
 
 
+async def idle_cpu(db: Database, seconds: float, keys: tuple[str, ...] = ("1", "2", "3", "4")) -> dict[str, float]:
+    """Per screen (its key), the % of one core the app uses while nobody touches it.
+
+    The real app with its real timers (status bar, change watcher), headless;
+    CPU time of the whole process (the DB actor thread included) over `seconds`
+    of wall time, after the screen has loaded and settled.
+    """
+    from casparian_tui.tui.app import CasparianApp
+
+    out = {}
+    app = CasparianApp(db)
+    async with app.run_test(size=(130, 40)) as pilot:
+        for key in keys:
+            await pilot.press(key)
+            await settled(app, pilot)
+            await asyncio.sleep(1.0)  # first loads and the actor's idle close are behind us
+            wall, cpu = time.perf_counter(), time.process_time()
+            await asyncio.sleep(seconds)
+            out[key] = 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=1_000_000)

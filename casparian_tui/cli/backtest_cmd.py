@@ -28,7 +28,7 @@ Exit code 1 when any file failed.
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("backtest", help="run a parser over a tag's files without publishing outputs",
+    p = sub.add_parser("backtest",
                        description="Backtest a parser: pass rate, rows, timings and top errors.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents)
     p.add_argument("parser", metavar="PARSER.py")

@@ -16,13 +16,9 @@ from casparian_tui.db.transfer import TransferReport, transfer
 from casparian_tui.errors import EXIT_ERROR, UsageError
 from casparian_tui.units import human_bytes
 
-HELP = "the database file: info, check, migrate SQLite to DuckDB, export DuckDB to SQLite"
-
-
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "db",
-        help=HELP,
         description="Inspect the database file.",
         parents=parents,
     )

@@ -21,7 +21,6 @@ examples:
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "files",
-        help="list cataloged files (filter by source, tag, status, extension, glob)",
         description="List files from the catalog (deleted files are never shown).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -34,7 +34,7 @@ Requeued and retried jobs run with the next `casparian run` of their parser.
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("jobs", help="job counts by status and the latest jobs (or the dead letter)",
+    p = sub.add_parser("jobs",
                        description="Show job counts by status and the latest jobs.", epilog=JOBS_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents)
     p.add_argument("--status", type=str.upper, choices=q.STATUSES, metavar="S",
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("--json", action="store_true", help="print one JSON object (keys counts, jobs)")
     p.set_defaults(handler=cmd_jobs)
 
-    j = sub.add_parser("job", help="show, retry, cancel, requeue or purge jobs",
+    j = sub.add_parser("job",
                        description="Inspect and steer single jobs.", epilog=JOB_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents)
     jsub = j.add_subparsers(dest="job_command", metavar="COMMAND", required=True)

@@ -3,46 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import traceback
 
 from casparian_tui import __version__
-from casparian_tui.cli import (
-    backtest_cmd,
-    bench_cmd,
-    db_cmd,
-    files_cmd,
-    jobs_cmd,
-    query_cmd,
-    rule_cmd,
-    run_cmd,
-    scan_cmd,
-    schema_cmd,
-    source_cmd,
-    tag_cmd,
-    tui_cmd,
-)
-from casparian_tui.cli.context import Context
-from casparian_tui.cli.output import print_error, safe_text
 from casparian_tui.errors import EXIT_ERROR, CasparianError
 
-# Each module adds one command group; the order is the order in --help.
-# In the order of the work: look, discover, tag, process, trust, query, the file itself.
-COMMAND_GROUPS = [
-    tui_cmd,
-    source_cmd,
-    scan_cmd,
-    files_cmd,
-    rule_cmd,
-    tag_cmd,
-    run_cmd,
-    jobs_cmd,
-    backtest_cmd,
-    schema_cmd,
-    query_cmd,
-    db_cmd,
-    bench_cmd,
+# Start-up time is a feature: a command module (and the services, duckdb,
+# pyarrow or textual it needs) is imported only when its command runs, so
+# --version, --help and each command pay only for what they use. The top-level
+# help lists commands from this table; the chosen module then builds its own
+# parser. Order: the order of the work (look, discover, tag, process, trust,
+# query, the file itself).
+COMMANDS: list[tuple[str, str, str]] = [  # (command, module in casparian_tui.cli, one-line help)
+    ("tui", "tui_cmd", "the interactive terminal UI (Discover, Jobs, Parser Bench, Settings)"),
+    ("source", "source_cmd", "register, list, show and remove source folders"),
+    ("scan", "scan_cmd", "scan a folder or a source: catalog new, changed, renamed and deleted files"),
+    ("files", "files_cmd", "list cataloged files (filter by source, tag, status, extension, glob)"),
+    ("rule", "rule_cmd", "tagging rules: add, list, remove, test a pattern"),
+    ("tag", "tag_cmd", "tag files by hand (PATTERN|PATH TAG), remove tags, or re-apply rules"),
+    ("run", "run_cmd", "run a parser plugin over files into Parquet (with lineage, quarantine, retries)"),
+    ("jobs", "jobs_cmd", "job counts by status and the latest jobs (or the dead letter)"),
+    ("job", "jobs_cmd", "show, retry, cancel, requeue or purge jobs"),
+    ("backtest", "backtest_cmd", "run a parser over a tag's files without publishing outputs"),
+    ("schema", "schema_cmd", "schema contracts for parser outputs (list, show, propose, approve)"),
+    ("query", "query_cmd", "read-only SQL over the catalog and parser outputs"),
+    ("db", "db_cmd", "the database file: info, check, migrate SQLite to DuckDB, export DuckDB to SQLite"),
+    ("bench", "bench_cmd", "measure every performance target (DuckDB and SQLite side by side)"),
 ]
 
 DESCRIPTION = """\
@@ -115,7 +104,12 @@ def global_options(suppress: bool, backend: bool = True) -> argparse.ArgumentPar
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, that command's module adds its full sub-parser.
+
+    Without it every command is a placeholder that only names it: enough for
+    --help, --version and to find which command was asked for.
+    """
     parser = argparse.ArgumentParser(
         prog="casparian",
         description=DESCRIPTION,
@@ -125,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"casparian {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    parents = [global_options(suppress=True)]
-    for group in COMMAND_GROUPS:
-        group.register(sub, parents)
+    module = next((m for name, m, _ in COMMANDS if name == command), None)
+    if module is None:
+        for name, _, help_ in COMMANDS:
+            sub.add_parser(name, help=help_, add_help=False)
+    else:
+        importlib.import_module(f"casparian_tui.cli.{module}").register(sub, [global_options(suppress=True)])
     return parser
 
 
@@ -137,19 +134,24 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
+    outline = build_parser()
+    found, _ = outline.parse_known_args(argv)  # --help, --version and bad global options end here
+    if not found.command:
+        outline.print_help()
         return 0
+    args = build_parser(found.command).parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     ctx = None
     try:
+        from casparian_tui.cli.context import Context
+
         ctx = Context.from_args(args, argv)
         return args.handler(ctx, args) or 0
     except CasparianError as err:
         if getattr(args, "debug", False):
             traceback.print_exc()
+        from casparian_tui.cli.output import print_error
+
         print_error(err)
         return err.exit_code
     except KeyboardInterrupt:
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as exc:  # the machine's doing, not a bug: say which file
         if getattr(args, "debug", False):
             traceback.print_exc()
+        from casparian_tui.cli.output import safe_text
+
         print(f"error: Permission denied: {safe_text(exc.filename or exc)}", file=sys.stderr)
         print("hint: check that folder's permissions, or choose another with CASPARIAN_HOME or --db "
               "(--read-only needs no write access).", file=sys.stderr)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from casparian_tui.errors import CasparianError
 from casparian_tui.scout.pathcodec import ShownPath, json_path
+
+if TYPE_CHECKING:  # rich is imported when a table is printed, not for --json or an error line
+    from rich.console import Console
 
 
 def safe_text(value: Any) -> str:
@@ -67,12 +66,17 @@ _UNLIMITED_WIDTH = 1_000_000
 def stdout_console() -> Console:
     """A terminal gets tables fitted to its width; a pipe or file gets them at
     unlimited width, so `casparian files | grep` sees every value whole."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(highlight=False, soft_wrap=False)
     return Console(highlight=False, soft_wrap=False, width=_UNLIMITED_WIDTH)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(*columns, title=title, header_style="bold", show_edge=False)
     for row in rows:
         table.add_row(*(Text(safe_text(v)) for v in row))

@@ -27,7 +27,7 @@ read Parquet); use the DuckDB backend to query outputs.
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("query", help="read-only SQL over the catalog and parser outputs",
+    p = sub.add_parser("query",
                        description="Run one read-only SQL query.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents)
     p.add_argument("sql", metavar="SQL")

@@ -13,7 +13,6 @@ from casparian_tui.scout.patterns import compile_glob
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "rule",
-        help="tagging rules: add, list, remove, test a pattern",
         description=(
             "Tagging rules map a glob pattern to a tag. Tags add up: a file carries the tag of "
             "every enabled rule that matches it, plus its manual tags, minus the tags removed "

@@ -20,8 +20,6 @@ from casparian_tui.sentinel import selection, supersede
 from casparian_tui.sentinel.parser_probe import inspect_parser
 from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S, RunOptions, RunStats, Runner
 
-HELP = "run a parser plugin over files into Parquet (with lineage, quarantine, retries)"
-
 EXAMPLES = """\
 examples:
   casparian run assets/parsers/csv_rows.py data/*.csv
@@ -41,7 +39,7 @@ Ctrl+C stops claiming, requeues running jobs and publishes no partial output.
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "run", help=HELP, description="Run a parser plugin over files; write Parquet outputs.",
+        "run", description="Run a parser plugin over files; write Parquet outputs.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
     )
     p.add_argument("parser", metavar="PARSER.py", help="the parser file")

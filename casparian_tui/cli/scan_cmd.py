@@ -12,7 +12,6 @@ from casparian_tui.errors import CasparianError
 from casparian_tui.scout.scanner import ScanProgress, ScanResult, Scanner
 from casparian_tui.scout.sources import Source, add_source, get_source, overlapping_sources
 
-HELP = "scan a folder or a source: catalog new, changed, renamed and deleted files"
 EXIT_CANCELLED = 130
 _MAX_ERRORS_SHOWN = 10
 
@@ -20,7 +19,6 @@ _MAX_ERRORS_SHOWN = 10
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "scan",
-        help=HELP,
         description=(
             "Walk a source folder and bring its catalog up to date: new files, changed ones (size or "
             "mtime), renamed ones (same device+inode, size and mtime at a new path) and deleted ones "

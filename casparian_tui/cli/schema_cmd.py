@@ -31,7 +31,7 @@ the parser's OUTPUTS): rows with a wrong type or a missing column go to
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("schema", help="schema contracts for parser outputs (list, show, propose, approve)",
+    p = sub.add_parser("schema",
                        description="Schema contracts: what each parser output must look like.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents)
     ssub = p.add_subparsers(dest="schema_command", metavar="COMMAND", required=True)

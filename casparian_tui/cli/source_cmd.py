@@ -11,13 +11,9 @@ from casparian_tui.cli.output import print_json, print_pairs, print_table, safe_
 from casparian_tui.scout.sources import add_source, list_sources, remove_source, source_details
 from casparian_tui.units import human_bytes
 
-HELP = "register, list, show and remove source folders"
-
-
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "source",
-        help=HELP,
         description="Source folders are what Casparian catalogs. `casparian scan PATH` adds one too.",
         parents=parents,
     )

@@ -39,7 +39,6 @@ class PathNotCataloged(CasparianError):
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tag",
-        help="tag files by hand (PATTERN|PATH TAG), or re-apply rules",
         description="Add a manual tag. With no arguments, re-apply all rules.\n\n" + MODEL,
         epilog=TAG_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

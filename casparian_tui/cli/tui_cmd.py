@@ -8,13 +8,9 @@ import sys
 from casparian_tui.cli.context import Context
 from casparian_tui.errors import CasparianError, UsageError
 
-HELP = "the interactive terminal UI (Discover, Jobs, Parser Bench, Settings)"
-
-
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "tui",
-        help=HELP,
         description=(
             "Open the terminal UI on the database. Keys 1-4 switch screens, ? shows the keys of the "
             "current screen, q quits. It can run while CLI commands use the same database."

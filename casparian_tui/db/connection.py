@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported where Arrow data is made, not by every command
+    import pyarrow as pa
+
 
 Params = Sequence[Any]
 

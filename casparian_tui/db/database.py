@@ -11,12 +11,14 @@ from typing import Any, Callable
 
 from casparian_tui.config import Settings
 from casparian_tui.db.actor import DbActor, DbFuture
+from casparian_tui.db.change_signal import ChangeSignal
 from casparian_tui.db.connection import Connection, Params
 
 
 class Database:
     def __init__(self, settings: Settings):
         self.actor = DbActor(settings)
+        self.changes = ChangeSignal(settings.db_path)
 
     @property
     def settings(self) -> Settings:
@@ -43,7 +45,9 @@ class Database:
 
         def in_transaction(conn: Connection) -> Any:
             with conn.transaction(write=True):
-                return fn(conn)
+                result = fn(conn)
+            self.changes.bump()  # committed: views in other processes may reload
+            return result
 
         return self.actor.submit(in_transaction, write=True, action=action)
 
@@ -95,6 +99,7 @@ class Database:
 
     def close(self) -> None:
         self.actor.shutdown()
+        self.changes.close()
 
     def __enter__(self) -> "Database":
         return self

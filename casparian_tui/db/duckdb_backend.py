@@ -5,13 +5,15 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
-import pyarrow as pa
 
 from casparian_tui.db.connection import Connection, Params
 from casparian_tui.errors import NotADatabase
+
+if TYPE_CHECKING:  # DuckDB hands Arrow data over itself: a reading command needs no pyarrow
+    import pyarrow as pa
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 _stage_ids = itertools.count()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Iterator
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Iterator
 
 from casparian_tui.db.connection import Connection, Params
 from casparian_tui.errors import NotADatabase
+
+if TYPE_CHECKING:  # imported where Arrow data is made, not by every command
+    import pyarrow as pa
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -38,6 +39,8 @@ def strict_array(values, type_: pa.DataType, column: str) -> pa.Array:
     integer column, a blob in a text column, a 2 in a BOOLEAN column (SQLite
     stores booleans as 0/1) are errors, never silent conversions.
     """
+    import pyarrow as pa
+
     if pa.types.is_boolean(type_):
         kind = "bool"
     elif pa.types.is_integer(type_):
@@ -111,6 +114,8 @@ class SQLiteConnection(Connection):
         return [d[0] for d in cur.description or []], rows
 
     def query_arrow(self, sql: str, params: Params = ()) -> pa.Table:
+        import pyarrow as pa
+
         cols, rows = self.query_with_columns(sql, params)
         return pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
 
@@ -144,6 +149,8 @@ class SQLiteConnection(Connection):
     def arrow_batches(
         self, sql: str, schema: pa.Schema, batch_rows: int, params: Params = ()
     ) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
         cur = self._con.execute(sql, params)
         while rows := cur.fetchmany(batch_rows):
             columns = list(zip(*rows))

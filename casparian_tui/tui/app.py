@@ -9,9 +9,10 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from casparian_tui.db import Database
+from casparian_tui.db import Database, change_signal
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import ReadOnlyViolation
+from casparian_tui.tui.messages import CatalogChanged
 from casparian_tui.tui.screens.bench import BenchScreen
 from casparian_tui.tui.screens.discover import DiscoverScreen
 from casparian_tui.tui.screens.help import HelpScreen
@@ -49,6 +50,23 @@ class CasparianApp(App):
         self.status_interval = status_interval
         self.parser_dir = parser_dir
         self.last_refresh_ms = 0.0
+        self.catalog_stamp = change_signal.read(db.path)
+
+    def on_mount(self) -> None:
+        self.set_interval(max(self.status_interval * 2, 0.2), self.check_for_changes)
+
+    # ---- changes made by any process ------------------------------------------
+    def check_for_changes(self) -> None:
+        """Tell the shown screen when a write was committed (here or elsewhere).
+
+        Reads the change stamp beside the database, never the database: an idle
+        TUI costs next to nothing, and a screen re-queries only when something
+        changed. Screens not shown catch up when they come back (ModeScreen.stale).
+        """
+        stamp = change_signal.read(self.db.path)
+        if stamp != self.catalog_stamp:
+            self.catalog_stamp = stamp
+            self.screen.post_message(CatalogChanged("the database changed"))
 
     # ---- the database, without ever blocking the UI thread -----------------
     async def db_read(self, fn: Callable[[Connection], Any]) -> Any:

@@ -7,6 +7,9 @@ brings a screen up to date itself when the CSS or theme changed while it was
 away (switch_mode compares `_css_update_count`); the restyle on resume is then
 only needed when the terminal's focus changed while away (`app_focus` restyles
 only the current screen). So it is skipped unless that happened.
+
+It also remembers which database change stamp a screen last loaded, so a
+screen coming back reloads only when the database changed while it was away.
 """
 
 from __future__ import annotations
@@ -15,9 +18,21 @@ from textual import events
 from textual._context import NoActiveAppError
 from textual.screen import Screen
 
+_NEVER = object()  # a screen that has not loaded yet is not stale: its first load is on its way
+
 
 class ModeScreen(Screen):
     _app_focus_when_left: bool | None = None
+    _loaded_stamp: object = _NEVER
+
+    def mark_loaded(self) -> None:
+        """Call as a load starts: it shows the database as of the app's current change stamp."""
+        self._loaded_stamp = self.app.catalog_stamp
+
+    @property
+    def stale(self) -> bool:
+        """The database changed since this screen last loaded (False before its first load)."""
+        return self._loaded_stamp is not _NEVER and self._loaded_stamp != self.app.catalog_stamp
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -124,6 +124,7 @@ class DiscoverScreen(ModeScreen):
     # ---- loading ---------------------------------------------------------
     @work(exclusive=True, group="reload-all")
     async def reload_all(self) -> None:
+        self.mark_loaded()
         await self.load_sources()
         await self.load_rules()
         await self.load_files()
@@ -138,10 +139,23 @@ class DiscoverScreen(ModeScreen):
         rows = await self.app.db_read(read)
         self.source_ids = [r[0] for r in rows]
         tree = self.query_one("#source-tree", Tree)
-        tree.clear()
-        for sid, name, _root, count, size in rows:
-            label = Text.assemble((name, "bold"), (f" · {count:,} files · {human_bytes(size)}", "dim"))
-            tree.root.add(label, data=(sid, ""), allow_expand=True)
+        labels = [Text.assemble((name, "bold"), (f" · {count:,} files · {human_bytes(size)}", "dim"))
+                  for _sid, name, _root, count, size in rows]
+        nodes = list(tree.root.children)
+        if [n.data[0] for n in nodes] == self.source_ids:
+            # The same sources (a reload after a change): keep what the user
+            # expanded; only a source whose counts moved loses its folders,
+            # which may have changed, and lists them anew when expanded.
+            for node, label in zip(nodes, labels):
+                if node.label != label:
+                    node.set_label(label)
+                    if node.children:
+                        node.collapse()
+                        node.remove_children()
+        else:
+            tree.clear()
+            for sid, label in zip(self.source_ids, labels):
+                tree.root.add(label, data=(sid, ""), allow_expand=True)
         tree.root.expand()
         empty = self.query_one("#empty-state", Static)
         files = self.query_one("#files", DataTable)
@@ -231,6 +245,10 @@ class DiscoverScreen(ModeScreen):
     @on(CatalogChanged)
     def _catalog_changed(self, _msg: CatalogChanged) -> None:
         self.reload_all()
+
+    def on_screen_resume(self) -> None:
+        if self.stale:  # changed (here or in another process) while another screen was shown
+            self.reload_all()
 
     # ---- tree ------------------------------------------------------------
     @on(Tree.NodeExpanded, "#source-tree")

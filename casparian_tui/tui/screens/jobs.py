@@ -1,7 +1,8 @@
 """`2` Jobs: counts by status, the queue, job detail, the dead letter; retry and cancel.
 
-Refreshes on a timer through the actor, so work done by a `casparian run`
-in another process shows up here too.
+Refreshes when the database's change stamp moves (the app watches it), so
+work done by a `casparian run` in another process shows up here too, and an
+idle Jobs screen never queries the database.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
+from casparian_tui.tui.messages import CatalogChanged
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
@@ -80,12 +82,10 @@ class JobsScreen(ModeScreen):
         d.add_column("error", key="error", width=60)
         t.focus()
         self.refresh_jobs()
-        self.set_interval(max(self.app.status_interval * 2, 0.2), self._tick)
 
-    def _tick(self) -> None:
-        # Hidden (another mode is shown): no polling. Each poll would reopen the
-        # database after the actor's idle grace and repaint tables nobody sees;
-        # coming back refreshes at once (on_screen_resume).
+    @on(CatalogChanged)
+    def _database_changed(self, _msg: CatalogChanged) -> None:
+        # Only the shown screen is told; a hidden one refreshes when it comes back.
         if self.is_current:
             self.refresh_jobs()
 
@@ -95,6 +95,7 @@ class JobsScreen(ModeScreen):
     @work(exclusive=True, group="jobs-refresh")
     @quiet_if_gone
     async def refresh_jobs(self) -> None:
+        self.mark_loaded()
         status = self.status_filter
 
         def read(conn):

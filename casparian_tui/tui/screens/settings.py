@@ -17,6 +17,7 @@ from casparian_tui.db.lease import read_holder
 from casparian_tui.db.migrate import current_version
 from casparian_tui.db.status import lease_state, short_holder
 from casparian_tui.errors import CasparianError
+from casparian_tui.tui.messages import CatalogChanged
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.widgets.footer import Footer
@@ -34,6 +35,8 @@ class SettingsScreen(ModeScreen):
     TITLE = "Settings"
     HELP_KEYS = HELP_KEYS
     BINDINGS = [("w", "request_write", "Request write access")]
+    _version: int | str | None = None  # the schema version, read again only when the database changed
+    _shown_rows: list | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Casparian Flow — 4 Settings", classes="screen-title")
@@ -52,19 +55,32 @@ class SettingsScreen(ModeScreen):
         table.add_column("setting", key="k", width=18)
         table.add_column("value", key="v", width=96)
         self.refresh_info()
-        self.set_interval(self.app.status_interval * 4, self.refresh_info)
+        # The lease and the file size come from files: no database query on the timer.
+        self.set_interval(self.app.status_interval * 4, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_info(reread=False)
+
+    @on(CatalogChanged)
+    def _database_changed(self, _msg: CatalogChanged) -> None:
+        self.refresh_info()
 
     def on_screen_resume(self) -> None:
-        self.refresh_info()
+        self.refresh_info(reread=self.stale)
 
     @work(exclusive=True, group="settings")
     @quiet_if_gone
-    async def refresh_info(self) -> None:
+    async def refresh_info(self, reread: bool = True) -> None:
         db = self.app.db
-        try:
-            version = await self.app.db_read(current_version)
-        except CasparianError as err:
-            version = f"? ({err.message})"
+        if reread or self._version is None:
+            self.mark_loaded()
+            self._version = None  # a tick that replaces this worker reads it again
+            try:
+                self._version = await self.app.db_read(current_version)
+            except CasparianError as err:
+                self._version = f"? ({err.message})"
+        version = self._version
         holder = read_holder(db.path)
         rows = [
             ("backend", db.backend),
@@ -78,9 +94,11 @@ class SettingsScreen(ModeScreen):
             ("versions", f"casparian {__version__} · textual {textual.__version__} · duckdb {duckdb.__version__}"),
         ]
         table = self.query_one("#settings-table", DataTable)
-        table.clear()
-        for k, v in rows:
-            table.add_row(Text(k, style="bold"), Text(v))
+        if rows != self._shown_rows:  # most timer ticks change nothing: no repaint then
+            self._shown_rows = rows
+            table.clear()
+            for k, v in rows:
+                table.add_row(Text(k, style="bold"), Text(v))
         switch = self.query_one("#read-only", Switch)
         with switch.prevent(Switch.Changed):
             switch.value = db.read_only
