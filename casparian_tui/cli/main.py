@@ -92,10 +92,12 @@ def global_options(suppress: bool, backend: bool = True) -> argparse.ArgumentPar
     d = argparse.SUPPRESS if suppress else None
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("global options")
-    g.add_argument("--db", metavar="PATH", default=d, help="database file (env CASPARIAN_DB)")
+    g.add_argument("--db", metavar="PATH", default=d,
+                   help="database file, or a postgresql:// URL (env CASPARIAN_DB)")
     if backend:
         g.add_argument(
-            "--backend", choices=["duckdb", "sqlite"], default=d, help="database backend (env CASPARIAN_BACKEND)"
+            "--backend", choices=["duckdb", "sqlite", "postgres"], default=d,
+            help="database backend (env CASPARIAN_BACKEND; a postgresql:// --db implies postgres)",
         )
     g.add_argument(
         "--read-only",

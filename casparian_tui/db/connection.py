@@ -7,12 +7,17 @@ argument of the function they submit to the actor; they never keep it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from abc import ABC, abstractmethod
 from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
 Params = Sequence[Any]
+
+_stage_ids = itertools.count()
+# Column types for TEMP tables built from Arrow schemas (SQLite's affinities).
+_TEMP_TYPES = {pa.string(): "TEXT", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "REAL"}
 
 
 class Connection(ABC):
@@ -60,6 +65,22 @@ class Connection(ABC):
         `conflict` is an optional trailing ``ON CONFLICT ...`` clause written by
         the owning service; the rows themselves are always bound or staged.
         """
+
+    @contextlib.contextmanager
+    def staged(self, data: pa.Table, prefix: str = "_cf_stage") -> Iterator[str]:
+        """`data` as a table SQL can join or UPDATE … FROM, under the yielded name, for the block.
+
+        This default copies it into a TEMP table; backends override it with
+        their fast path (DuckDB reads the Arrow table in place, PostgreSQL COPYs).
+        """
+        name = f"{prefix}_{next(_stage_ids)}"
+        cols = ", ".join(f"{c} {_TEMP_TYPES.get(t, 'TEXT')}" for c, t in zip(data.column_names, data.schema.types))
+        self.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        try:
+            self.bulk_insert(f"temp.{name}", data)
+            yield name
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
     @abstractmethod
     def _begin(self, write: bool) -> None: ...
@@ -112,6 +133,18 @@ class Connection(ABC):
     def index_definitions(self) -> list[tuple[str, str]]:
         """(name, CREATE statement) of the explicit secondary indexes."""
         raise NotImplementedError
+
+    def sequences(self) -> list[tuple[str, int | None, int]]:
+        """(name, last value or None, start value) of the `seq_<table>` id sequences; none by default."""
+        return []
+
+    def continue_sequence(self, seq: str, top: int) -> None:
+        """Make `seq` hand out `top + 1` next."""
+        raise NotImplementedError
+
+    def engine_problems(self, tables: set[str]) -> list[dict]:
+        """What the engine's own integrity check finds (`db check`); nothing by default."""
+        return []
 
     @abstractmethod
     def interrupt(self) -> None:

@@ -1,8 +1,8 @@
 """The tables of DESIGN §4–§5, as ordered migrations.
 
-Each migration is written once in a neutral dialect both backends accept;
-`render` turns the one construct they disagree on — an auto-assigned integer
-id — into each backend's form. Timestamps are epoch microseconds (BIGINT)
+Each migration is written once in a neutral dialect every backend accepts;
+`render` turns the constructs they disagree on — an auto-assigned integer
+id, and PostgreSQL's spelling of DOUBLE — into each backend's form. Timestamps are epoch microseconds (BIGINT)
 everywhere so both backends agree. There are no foreign keys: DuckDB
 implements UPDATE on a referenced row as delete+insert and rejects it;
 `casparian db check` reports orphans instead.
@@ -244,6 +244,8 @@ _CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)")
 
 def render(statement: str, backend: str) -> list[str]:
     """The backend's statements for one neutral statement."""
+    if backend == "postgres":
+        statement = re.sub(r"\bDOUBLE\b", "DOUBLE PRECISION", statement)
     if ID not in statement:
         return [statement]
     if backend == "sqlite":

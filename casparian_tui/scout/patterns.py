@@ -55,7 +55,7 @@ _EXTRA_CASE = {
 # folds ASCII only, so not for 'i' and 'k'. '%', '_' and '\\' would be
 # wildcards or escapes.
 _ASCII = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("%_\\")
-_LIKE_SAFE = {"duckdb": _ASCII, "sqlite": _ASCII - set("iIkK")}
+_LIKE_SAFE = {"duckdb": _ASCII, "sqlite": _ASCII - set("iIkK"), "postgres": _ASCII - set("iIkK")}
 
 
 def lower1(ch: str) -> str:
@@ -375,7 +375,7 @@ def anchored_regex(glob: Glob) -> str:
 def like_operator(backend: str, case_sensitive: bool) -> str:
     # SQLite's LIKE ignores ASCII case already (and has no ILIKE); DuckDB's LIKE
     # is case-sensitive. SQLite's LIKE cannot be exact for case-sensitive globs.
-    if backend == "duckdb":
+    if backend in ("duckdb", "postgres"):
         return "LIKE" if case_sensitive else "ILIKE"
     return "LIKE"
 
@@ -444,6 +444,9 @@ def _match_condition(glob: Glob, backend: str, a: str) -> tuple[str, list]:
     if not exact:
         if backend == "duckdb":
             conds.append(f"regexp_matches({col}, ?)")
+            params.append(anchored_regex(glob))
+        elif backend == "postgres":  # an ARE takes the same anchored text
+            conds.append(f"{col} ~ ?")
             params.append(anchored_regex(glob))
         else:
             conds.append(f"regexp_full_match({col}, ?)")

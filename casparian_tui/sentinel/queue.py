@@ -199,26 +199,9 @@ def _fenced_update_from(conn: Connection, staged: pa.Table, set_sql: str, set_pa
     return {r[0] for r in rows}
 
 
-@contextlib.contextmanager
 def staged_table(conn: Connection, name: str, data: pa.Table):
-    """`data` visible to SQL as `name` for the duration of the block.
-
-    The one place the backends differ here: DuckDB reads the Arrow table in
-    place; SQLite copies it into a TEMP table (both accept UPDATE ... FROM).
-    """
-    if conn.backend == "duckdb":
-        conn.register_arrow(name, data)
-        try:
-            yield name
-        finally:
-            conn.unregister(name)
-        return
-    conn.execute(f"CREATE TEMP TABLE {name} ({', '.join(data.column_names)})")
-    try:
-        conn.bulk_insert(f"temp.{name}", data)
-        yield f"temp.{name}"
-    finally:
-        conn.execute(f"DROP TABLE temp.{name}")
+    """`data` visible to SQL under the yielded name for the duration of the block."""
+    return conn.staged(data, name)
 
 
 def fail_batch(
