@@ -74,7 +74,10 @@ def utc(monkeypatch):
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
+def backend(request, monkeypatch) -> str:
+    if request.param == "postgres":
+        # The CLI in a subprocess finds the test's database the way a user's would.
+        monkeypatch.setenv("CASPARIAN_DB", request.getfixturevalue("pg_dsn"))
     return request.param
 
 
@@ -85,6 +88,19 @@ def db_url(backend, tmp_path, request) -> str:
         return request.getfixturevalue("pg_dsn")
     suffix = "duckdb" if backend == "duckdb" else "sqlite"
     return str(tmp_path / f"test.{suffix}")
+
+
+def raw_connection(settings: Settings):
+    """A connection of the test's backend opened directly, without the actor."""
+    if settings.backend == "postgres":
+        from casparian_tui.db.postgres_backend import PostgresConnection
+
+        return PostgresConnection(settings.dsn, read_only=False)
+    from casparian_tui.db.duckdb_backend import DuckDBConnection
+    from casparian_tui.db.sqlite_backend import SQLiteConnection
+
+    factory = DuckDBConnection if settings.backend == "duckdb" else SQLiteConnection
+    return factory(settings.db_path, read_only=False)
 
 
 @pytest.fixture
