@@ -19,7 +19,8 @@ from casparian_tui.config import Settings
 from casparian_tui.db import Database
 from support import pg
 
-BACKENDS = ["duckdb", "sqlite", "postgres"]
+FILE_BACKENDS = ["duckdb", "sqlite"]
+BACKENDS = [*FILE_BACKENDS, "postgres"]
 REPO = Path(__file__).resolve().parent.parent
 
 
