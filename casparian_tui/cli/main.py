@@ -22,6 +22,7 @@ from casparian_tui.cli import (
     source_cmd,
     tag_cmd,
     tui_cmd,
+    worker_cmd,
 )
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_error, safe_text
@@ -37,6 +38,7 @@ COMMAND_GROUPS = [
     rule_cmd,
     tag_cmd,
     run_cmd,
+    worker_cmd,
     jobs_cmd,
     backtest_cmd,
     schema_cmd,
@@ -61,6 +63,7 @@ examples:
   casparian rule add '**/*.evtx' --tag evtx   tag files by pattern (preview: rule test)
   casparian run assets/parsers/csv_rows.py --tag csv --json
   casparian jobs --status failed    the queue; steer it with: casparian job show|retry|cancel ID
+  casparian --db postgresql://cf@dbhost/cf worker   run queued jobs; one per host, many hosts
   casparian backtest my_parser.py --tag logs --sample 100   pass rate before a full run
   casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian query "SELECT count(*) FROM outputs.csv_rows_csv_rows" --json

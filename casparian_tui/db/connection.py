@@ -82,6 +82,32 @@ class Connection(ABC):
         finally:
             self.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
+    def claim_ids(self, subquery: str) -> str:
+        """The condition on `id` that takes the rows `subquery` picks, for UPDATE … WHERE id <this>.
+
+        Embedded backends have one writer at a time: a plain IN. A server
+        locks the picked rows and lets concurrent claimers skip them.
+        """
+        return f"IN ({subquery})"
+
+    def insert_ids(self, table: str, data: pa.Table) -> list[int]:
+        """Insert the rows of `data` into `table`; return their new ids, ascending.
+
+        Embedded backends have one writer at a time, so the new rows are
+        exactly those above the max(id) seen before (call inside a write
+        transaction); a server overrides this with RETURNING.
+        """
+        before = self.query_value(f"SELECT max(id) FROM {table}", default=0)
+        self.bulk_insert(table, data)
+        return [r[0] for r in self.query_all(f"SELECT id FROM {table} WHERE id > ? ORDER BY id", [before])]
+
+    def notify(self, channel: str) -> None:
+        """Wake processes waiting in `wait_notified(channel)` once this transaction commits (servers only)."""
+
+    def wait_notified(self, channel: str, timeout: float) -> bool:
+        """Wait up to `timeout` for a `notify(channel)` from any process; False at once where unsupported."""
+        return False
+
     @abstractmethod
     def _begin(self, write: bool) -> None: ...
 

@@ -100,6 +100,9 @@ class PostgresConnection(Connection):
         self._con.adapters.register_loader("numeric", _numeric_loader(psycopg))
         if read_only:
             self._con.execute("SET default_transaction_read_only = on")
+        self._listening: set[str] = set()
+        self._notified: set[str] = set()
+        self._con.add_notify_handler(lambda n: self._notified.add(n.channel))
 
     @property
     def raw(self):
@@ -168,6 +171,33 @@ class PostgresConnection(Connection):
         cols = ", ".join(data.column_names)
         with self.staged(data) as name:
             self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} {conflict}")
+
+    def claim_ids(self, subquery: str) -> str:
+        # ARRAY(...) runs the subquery once (an InitPlan); under IN (...) the
+        # planner may join against it and take more rows than its LIMIT.
+        return f"= ANY(ARRAY({subquery} FOR UPDATE SKIP LOCKED))"
+
+    def insert_ids(self, table: str, data: pa.Table) -> list[int]:
+        if data.num_rows == 0:
+            return []
+        cols = ", ".join(data.column_names)
+        with self.staged(data) as name:
+            rows = self.query_all(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} RETURNING id")
+        return sorted(r[0] for r in rows)
+
+    def notify(self, channel: str) -> None:
+        self.query_all("SELECT pg_notify(?, '')", (channel,))
+
+    def wait_notified(self, channel: str, timeout: float) -> bool:
+        if channel not in self._listening:
+            self._con.execute(f'LISTEN "{channel}"')
+            self._listening.add(channel)
+        if channel not in self._notified:
+            for _ in self._con.notifies(timeout=timeout, stop_after=1):
+                pass
+        hit = channel in self._notified
+        self._notified.discard(channel)
+        return hit
 
     def _begin(self, write: bool) -> None:
         self._con.execute("BEGIN READ ONLY" if self.read_only or not write else "BEGIN")

@@ -154,11 +154,12 @@ LINEAGE_FIELDS = [
     pa.field("_cf_job_id", pa.int64()),
     pa.field("_cf_parser_version", pa.string()),
     pa.field("_cf_processed_at", pa.timestamp("us", tz="UTC")),
+    pa.field("_cf_host", pa.string()),
 ]
 
 
 def add_lineage(table: pa.Table, lineage: dict) -> pa.Table:
-    """Append the five lineage columns (constant for one job)."""
+    """Append the lineage columns (constant for one job)."""
     n = table.num_rows
     for f in LINEAGE_FIELDS:
         table = table.append_column(f, pa.repeat(pa.scalar(lineage[f.name], f.type), n))

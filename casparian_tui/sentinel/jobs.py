@@ -238,6 +238,7 @@ def _requeue(conn: Connection, ids: list[int], from_statuses: tuple[str, ...], e
     if done:
         conn.execute(f"DELETE FROM cf_dead_letter WHERE job_id IN ({', '.join('?' for _ in done)})", done)
         q.add_events(conn, done, event, None, now)
+        conn.notify(q.JOBS_CHANNEL)
     return done
 
 

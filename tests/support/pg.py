@@ -89,11 +89,11 @@ class Cluster:
             raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{done.stdout}\n{done.stderr}")
 
     def dsn(self, dbname: str) -> str:
-        import psycopg.conninfo as ci
+        """A postgresql:// URL (so --db alone implies the backend) naming `dbname` on this server."""
+        from urllib.parse import quote, urlsplit, urlunsplit
 
-        parts = ci.conninfo_to_dict(self._base)
-        parts["dbname"] = dbname
-        return ci.make_conninfo("", **parts)
+        url = urlsplit(self._base)
+        return urlunsplit((url.scheme, url.netloc, "/" + quote(dbname), url.query, ""))
 
     def admin(self, sql: str) -> None:
         import psycopg
