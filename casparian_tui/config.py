@@ -12,7 +12,8 @@ from pathlib import Path
 
 from casparian_tui.errors import UsageError
 
-BACKENDS = ("duckdb", "sqlite")
+BACKENDS = ("duckdb", "sqlite", "postgres")
+PG_PREFIXES = ("postgresql://", "postgres://")
 DB_FILENAMES = {"duckdb": "casparian_flow.duckdb", "sqlite": "casparian_flow.sqlite"}
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DEFAULT_WAIT_S = 30.0
@@ -40,6 +41,17 @@ class Settings:
     # Whether a process holding the DuckDB file read-write answers other
     # processes' reads (CASPARIAN_SERVE_READS=0: they take turns instead).
     serve_reads: bool = True
+    # PostgreSQL: the connection string (may hold a password: never print it; see `location`).
+    dsn: str = ""
+
+    @property
+    def location(self) -> str:
+        """Where the database is, safe to show: a file path, or host:port/dbname."""
+        if self.backend != "postgres":
+            return str(self.db_path)
+        from casparian_tui.db.pg_dsn import describe
+
+        return describe(self.dsn)
 
     @classmethod
     def resolve(
@@ -56,14 +68,25 @@ class Settings:
         home = home_dir(env)
         db = db if db is not None else env.get("CASPARIAN_DB") or None
         backend = backend or env.get("CASPARIAN_BACKEND") or None
+        is_url = db is not None and str(db).lower().startswith(PG_PREFIXES)
         if backend is None and db is not None and str(db).lower().endswith(SQLITE_SUFFIXES):
             backend = "sqlite"
+        if backend is None and is_url:
+            backend = "postgres"
         backend = (backend or "duckdb").lower()
         if backend not in BACKENDS:
             raise UsageError(
                 f"Unknown backend {backend!r}.", hint=f"Choose one of: {', '.join(BACKENDS)}."
             )
-        db_path = Path(db).expanduser() if db else home / DB_FILENAMES[backend]
+        dsn = ""
+        if backend == "postgres":
+            # Without --db, libpq's own defaults (PGHOST, PGDATABASE, ... and ~/.pgpass) apply.
+            dsn = str(db) if db else ""
+            db_path = home / "postgres"  # no file: lease and waiter files are never used here
+        elif is_url:
+            raise UsageError(f"A PostgreSQL URL needs --backend postgres, not {backend}.")
+        else:
+            db_path = Path(db).expanduser() if db else home / DB_FILENAMES[backend]
         if read_only is None:
             read_only = env.get("CASPARIAN_READONLY", "").strip().lower() in _TRUE
         if wait_s is None:
@@ -80,6 +103,7 @@ class Settings:
             idle_grace_s=float(grace) if grace else DEFAULT_IDLE_GRACE_S,
             command=command or "casparian",
             serve_reads=env.get("CASPARIAN_SERVE_READS", "1").strip().lower() not in _FALSE,
+            dsn=dsn,
         )
 
     def with_(self, **changes) -> "Settings":

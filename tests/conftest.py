@@ -1,4 +1,10 @@
-"""Shared fixtures: every service test runs on both backends."""
+"""Shared fixtures: every service test runs on every backend.
+
+PostgreSQL comes from `tests/support/pg.py`: a throwaway cluster for the
+session (or `CASPARIAN_TEST_PG_DSN`), one fresh database per test. Without
+either the postgres cases skip with the reason; under CI=true that skip is a
+failure, so CI cannot quietly stop testing the backend.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,38 @@ import pytest
 
 from casparian_tui.config import Settings
 from casparian_tui.db import Database
+from support import pg
 
-BACKENDS = ["duckdb", "sqlite"]
+FILE_BACKENDS = ["duckdb", "sqlite"]
+BACKENDS = [*FILE_BACKENDS, "postgres"]
 REPO = Path(__file__).resolve().parent.parent
+
+
+def skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must test PostgreSQL, but: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL server, with a migrated template database."""
+    reason = pg.unavailable_reason()
+    if reason:
+        skip_or_fail(reason)
+    cluster = pg.Cluster()
+    cluster.start()
+    try:
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster) -> str:
+    """A fresh, migrated database of this test's own."""
+    return pg_cluster.new_database()
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +56,8 @@ def _isolated_home(tmp_path, monkeypatch):
     """No test ever touches the real ~/.casparian_flow."""
     home = tmp_path / "home"
     monkeypatch.setenv("CASPARIAN_HOME", str(home))
-    for var in ("CASPARIAN_DB", "CASPARIAN_BACKEND", "CASPARIAN_READONLY", "CASPARIAN_IDLE_GRACE"):
+    for var in ("CASPARIAN_DB", "CASPARIAN_BACKEND", "CASPARIAN_READONLY", "CASPARIAN_IDLE_GRACE",
+                "CASPARIAN_OUTPUT", "CASPARIAN_HOSTNAME"):
         monkeypatch.delenv(var, raising=False)
     return home
 
@@ -39,15 +75,39 @@ def utc(monkeypatch):
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
+def backend(request, monkeypatch) -> str:
+    if request.param == "postgres":
+        # The CLI in a subprocess finds the test's database the way a user's would.
+        monkeypatch.setenv("CASPARIAN_DB", request.getfixturevalue("pg_dsn"))
     return request.param
 
 
 @pytest.fixture
-def settings(backend, tmp_path) -> Settings:
+def db_url(backend, tmp_path, request) -> str:
+    """What --db / CASPARIAN_DB is for this test's backend: a file path or a PostgreSQL DSN."""
+    if backend == "postgres":
+        return request.getfixturevalue("pg_dsn")
     suffix = "duckdb" if backend == "duckdb" else "sqlite"
+    return str(tmp_path / f"test.{suffix}")
+
+
+def raw_connection(settings: Settings):
+    """A connection of the test's backend opened directly, without the actor."""
+    if settings.backend == "postgres":
+        from casparian_tui.db.postgres_backend import PostgresConnection
+
+        return PostgresConnection(settings.dsn, read_only=False)
+    from casparian_tui.db.duckdb_backend import DuckDBConnection
+    from casparian_tui.db.sqlite_backend import SQLiteConnection
+
+    factory = DuckDBConnection if settings.backend == "duckdb" else SQLiteConnection
+    return factory(settings.db_path, read_only=False)
+
+
+@pytest.fixture
+def settings(backend, db_url) -> Settings:
     return Settings.resolve(
-        db=tmp_path / f"test.{suffix}", backend=backend, wait_s=5.0, command="pytest", env={}
+        db=db_url, backend=backend, wait_s=5.0, command="pytest", env={}
     ).with_(idle_grace_s=0.1)
 
 

@@ -13,10 +13,9 @@ from scout_rows import add_files, add_source
 
 
 @pytest.fixture
-def env(backend, tmp_path):
+def env(backend, tmp_path, db_url):
     """A catalog made directly in the database the CLI subprocess will open."""
-    suffix = "duckdb" if backend == "duckdb" else "sqlite"
-    dbfile = tmp_path / f"cli.{suffix}"
+    dbfile = db_url
     root = tmp_path / "root"
     (root / "logs").mkdir(parents=True)
     (root / "logs" / "a.log").write_text("a")

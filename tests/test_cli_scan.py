@@ -11,15 +11,14 @@ SCAN_KEYS = ["source", "root", "files_found", "new", "changed", "unchanged", "re
              "duration_s"]
 
 
-def _args(backend, tmp_path):
-    suffix = "duckdb" if backend == "duckdb" else "sqlite"
-    return ["--backend", backend, "--db", str(tmp_path / f"cli.{suffix}")]
+def _args(backend, db_url):
+    return ["--backend", backend, "--db", db_url]
 
 
-def test_scan_path_registers_and_prints_json(cli, backend, tmp_path):
+def test_scan_path_registers_and_prints_json(cli, backend, tmp_path, db_url):
     root = tmp_path / "evidence"
     make_tree(root, 120, seed=1, depth=1, files_per_dir=40)
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     r = cli("scan", str(root), "--json", *g)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -37,10 +36,10 @@ def test_scan_path_registers_and_prints_json(cli, backend, tmp_path):
     assert r.returncode == 0 and r.stdout == ""
 
 
-def test_source_commands(cli, backend, tmp_path):
+def test_source_commands(cli, backend, tmp_path, db_url):
     root = tmp_path / "data"
     make_tree(root, 30, seed=2, depth=1, files_per_dir=10)
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     r = cli("source", "add", str(root), "--name", "case42", *g)
     assert r.returncode == 0 and "Added source case42" in r.stdout, r.stderr
     assert cli("scan", "case42", "--quiet", *g).returncode == 0
@@ -55,8 +54,8 @@ def test_source_commands(cli, backend, tmp_path):
     assert json.loads(cli("source", "list", "--json", *g).stdout) == []
 
 
-def test_bad_input_exit_codes(cli, backend, tmp_path):
-    g = _args(backend, tmp_path)
+def test_bad_input_exit_codes(cli, backend, tmp_path, db_url):
+    g = _args(backend, db_url)
     r = cli("scan", str(tmp_path / "missing"), *g)
     assert r.returncode == 1 and "error: No such folder" in r.stderr and "Traceback" not in r.stderr
     f = tmp_path / "file.txt"
@@ -75,28 +74,28 @@ def test_bad_input_exit_codes(cli, backend, tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["files_found"] == 0
 
 
-def test_read_only_scan_is_refused(cli, backend, tmp_path):
+def test_read_only_scan_is_refused(cli, backend, tmp_path, db_url):
     root = tmp_path / "ro"
     make_tree(root, 5, seed=3, depth=0)
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     assert cli("scan", str(root), "--quiet", *g).returncode == 0
     r = cli("scan", "ro", "--read-only", *g)
     assert r.returncode == 4 and "read-only" in r.stderr
 
 
-def test_odd_names_are_shown_safely(cli, backend, tmp_path):
+def test_odd_names_are_shown_safely(cli, backend, tmp_path, db_url):
     root = tmp_path / "odd"
     root.mkdir()
     with open(os.fsencode(str(root)) + b"/bad\xff\x1b[31mred\nline.txt", "wb") as fh:
         fh.write(b"x")
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     r = cli("scan", str(root), "--json", *g)
     assert r.returncode == 0 and json.loads(r.stdout)["new"] == 1
     r = cli("scan", "odd", *g)
     assert "\x1b" not in r.stdout
 
 
-def test_ctrl_c_cancels_a_cli_scan_cleanly(backend, tmp_path):
+def test_ctrl_c_cancels_a_cli_scan_cleanly(backend, tmp_path, db_url):
     """SIGINT while `casparian scan` runs: exit 130 with a summary (or 0 if it
     won the race), never a traceback, and a consistent catalog either way."""
     import signal
@@ -107,7 +106,7 @@ def test_ctrl_c_cancels_a_cli_scan_cleanly(backend, tmp_path):
 
     root = tmp_path / "big"
     make_tree(root, 30000, seed=8, depth=2, files_per_dir=300)
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     db_file = g[-1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "casparian_tui", "scan", str(root), *g],

@@ -25,10 +25,16 @@ from casparian_tui.db import Database
 from casparian_tui.scout.pathcodec import to_bytes
 from casparian_tui.scout.testtree import make_tree
 from casparian_tui.sentinel import queue as q
-from conftest import REPO
+from conftest import FILE_BACKENDS, REPO
 from waiting import wait_for
 
 SEED = int(os.environ.get("CF_CRASH_SEED", time.time_ns() % 1_000_000))
+
+
+@pytest.fixture(params=FILE_BACKENDS)
+def backend(request) -> str:
+    """kill -9 of a file's writer and its lease record: file backends."""
+    return request.param
 
 
 def _spawn(*args: str) -> subprocess.Popen:

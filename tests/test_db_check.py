@@ -19,20 +19,20 @@ def _catalog(c):
               "created_at, updated_at) VALUES (?, 'p', '1', 'f', 0, 0)", [fid])
 
 
-def test_a_whole_database_has_no_problems(db, cli, settings):
+def test_a_whole_database_has_no_problems(db, cli, settings, db_url):
     db.write("fill", _catalog)
     result = db.read(check_database)
     assert result["schema_version"] == LATEST_VERSION
     assert result["problems"] == []
     assert result["rows"]["scout_files"] == 2 and result["rows"]["cf_processing_queue"] == 1
     db.close()
-    res = cli("--db", str(settings.db_path), "--backend", settings.backend, "db", "check", "--json")
+    res = cli("--db", db_url, "--backend", settings.backend, "db", "check", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["ok"] and out["size_bytes"] > 0 and out["backend"] == settings.backend
 
 
-def test_orphans_are_found_and_exit_1(db, cli, settings):
+def test_orphans_are_found_and_exit_1(db, cli, settings, db_url):
     def break_it(c):
         _catalog(c)
         c.execute("INSERT INTO scout_file_tags (file_id, tag, tag_source, created_at) VALUES (999, 'x', 'manual', 0)")
@@ -48,7 +48,7 @@ def test_orphans_are_found_and_exit_1(db, cli, settings):
     assert found == {"orphan_tags": 1, "jobs_missing_file": 1, "dead_letters_missing_job": 1,
                      "files_without_source": 1}
     db.close()
-    res = cli("--db", str(settings.db_path), "--backend", settings.backend, "db", "check")
+    res = cli("--db", db_url, "--backend", settings.backend, "db", "check")
     assert res.returncode == 1
     assert "orphan_tags" in res.stdout and "jobs_missing_file" in res.stdout
 

@@ -12,8 +12,14 @@ from casparian_tui.db import Database
 from casparian_tui.db.lease import WriterLease, read_holder, record_path
 from casparian_tui.errors import DatabaseLocked
 
+from conftest import FILE_BACKENDS
 from waiting import wait_for
 
+
+@pytest.fixture(params=FILE_BACKENDS)
+def backend(request) -> str:
+    """The lease guards files; a server has none."""
+    return request.param
 
 def test_record_appears_while_writing_and_is_gone_after(db):
     gate = threading.Event()

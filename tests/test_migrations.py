@@ -3,12 +3,10 @@ import hashlib
 import pytest
 
 from casparian_tui.db import Database
-from casparian_tui.db.connection import Connection
-from casparian_tui.db.duckdb_backend import DuckDBConnection
 from casparian_tui.db.migrate import current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION, MIGRATIONS
-from casparian_tui.db.sqlite_backend import SQLiteConnection
 from casparian_tui.errors import NotADatabase, SchemaTooNew
+from conftest import raw_connection
 
 ALL_TABLES = {
     "cf_schema_version",
@@ -28,13 +26,29 @@ ALL_TABLES = {
 }
 
 
-def raw_connection(settings) -> Connection:
-    factory = DuckDBConnection if settings.backend == "duckdb" else SQLiteConnection
-    return factory(settings.db_path, read_only=False)
+@pytest.fixture
+def db_url(backend, tmp_path, request) -> str:
+    """These tests start from an empty database, on PostgreSQL too."""
+    if backend == "postgres":
+        return request.getfixturevalue("pg_cluster").empty_database()
+    return str(tmp_path / f"test.{backend}")
 
 
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def state(settings) -> str:
+    """A digest of the database: its file's bytes, or on a server its tables and version rows."""
+    if settings.backend != "postgres":
+        return digest(settings.db_path)
+    conn = raw_connection(settings)
+    try:
+        tables = sorted(conn.table_names())
+        versions = conn.query_all("SELECT * FROM cf_schema_version ORDER BY version") if tables else []
+        return repr((tables, versions))
+    finally:
+        conn.close()
 
 
 def test_empty_database_is_created_at_latest_version(db):
@@ -87,7 +101,7 @@ def test_newer_schema_is_refused_and_left_untouched(settings):
         (LATEST_VERSION + 5, "from the future", 0),
     )
     conn.close()
-    before = digest(settings.db_path)
+    before = state(settings)
     db = Database(settings)
     with pytest.raises(SchemaTooNew) as err:
         db.query_all("SELECT 1")
@@ -95,10 +109,12 @@ def test_newer_schema_is_refused_and_left_untouched(settings):
     with pytest.raises(SchemaTooNew):
         db.execute("add a source", "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('x','/',0,0)")
     db.close()
-    assert digest(settings.db_path) == before
+    assert state(settings) == before
 
 
 def test_non_database_file_is_refused_and_left_untouched(settings):
+    if settings.backend == "postgres":
+        pytest.skip("a server has no database file to mistake")
     settings.db_path.write_bytes(b"this is a shopping list, not a database\n" * 200)
     before = digest(settings.db_path)
     with Database(settings) as db:

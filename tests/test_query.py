@@ -121,7 +121,7 @@ def test_explain_analyze_copy_writes_nothing(db, tmp_path, backend):
 
 
 def test_outputs_views_and_read_parquet(db, outputs, backend):
-    if backend == "sqlite":
+    if backend != "duckdb":
         with pytest.raises(query.QueryFailed) as err:
             db.read(lambda c: query.run_query(c, "SELECT * FROM outputs.p_events", outputs))
         assert "DuckDB" in err.value.hint
@@ -157,5 +157,5 @@ def test_query_cli(cli, backend, tmp_path):
         out = cli("query", "SELECT n FROM outputs.p_events ORDER BY n", "--csv", "--limit", "2")
         assert out.stdout.splitlines() == ["n", "1", "2"]
     else:
-        out = cli("query", "SELECT n FROM outputs.p_events", "--backend", "sqlite")
+        out = cli("query", "SELECT n FROM outputs.p_events", "--backend", backend)
         assert out.returncode == 1 and "DuckDB" in out.stderr

@@ -9,7 +9,7 @@ import threading
 import pyarrow as pa
 import pytest
 
-from casparian_tui.db.file_upsert import upsert_files
+from casparian_tui.scout.file_merge import upsert_files
 from casparian_tui.errors import CasparianError
 from casparian_tui.scout import scanner as scanner_mod
 from casparian_tui.scout import walker as walker_mod

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from casparian_tui.config import Settings
 from casparian_tui.db import Database
-from casparian_tui.db.file_upsert import upsert_files
+from casparian_tui.scout.file_merge import upsert_files
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 from casparian_tui.scout.testtree import make_tree

@@ -70,7 +70,7 @@ def _ratio(figs: dict[str, Figure], faster_is_lower: bool = True) -> None:
 
 # ---- the benchmarks ----------------------------------------------------------
 def bench_upsert(ctx: Context) -> list[Figure]:
-    from casparian_tui.db.file_upsert import upsert_files
+    from casparian_tui.scout.file_merge import upsert_files
 
     n = ctx.sizes.upsert
     names = [f"f{i}.txt" for i in range(n)]

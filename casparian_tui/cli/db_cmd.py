@@ -10,7 +10,7 @@ from pathlib import Path
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, print_table, stdout_console
 from casparian_tui.db.check import check_database
-from casparian_tui.db.info import database_info, file_size
+from casparian_tui.db.info import database_info, database_size
 from casparian_tui.db.lease import describe_holder
 from casparian_tui.db.transfer import TransferReport, transfer
 from casparian_tui.errors import EXIT_ERROR, UsageError
@@ -113,7 +113,8 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
             ("size", human_bytes(info["size_bytes"])),
             ("schema version", info["schema_version"]),
             ("read-only", "yes" if info["read_only"] else "no"),
-            ("lease", describe_holder(lease) if lease else "free"),
+            ("lease", describe_holder(lease) if lease else
+             "none (a server: every process reads and writes at once)" if ctx.db.shared else "free"),
         ]
     )
     return 0
@@ -121,7 +122,7 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     result = ctx.db.read(check_database)
-    result = {"backend": ctx.db.backend, "path": str(ctx.db.path), "size_bytes": file_size(ctx.db.path), **result}
+    result = {"backend": ctx.db.backend, "path": ctx.db.location, "size_bytes": database_size(ctx.db), **result}
     result["ok"] = not result["problems"]
     if ctx.json:
         print_json(result)

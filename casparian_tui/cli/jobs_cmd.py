@@ -17,6 +17,7 @@ examples:
   casparian jobs --status failed --parser csv_rows
   casparian jobs --dead-letter            jobs that used up their attempts
   casparian jobs --json                   {"counts": {...}, "jobs": [...]}
+  casparian jobs --workers --json         {"workers": [{"host", "pid", "parsers", "current_job", ...}]}
 """
 
 JOB_EXAMPLES = """\
@@ -43,6 +44,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("--limit", type=int, default=jobs.DEFAULT_LIMIT, metavar="N", help="show at most N jobs (50)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the latest N jobs")
     p.add_argument("--dead-letter", action="store_true", help="list dead-lettered jobs instead")
+    p.add_argument("--workers", action="store_true",
+                   help="list worker processes instead (host, pid, parsers, current job, last heartbeat)")
+    p.add_argument("--all", action="store_true", help="with --workers: stopped and vanished workers too")
     p.add_argument("--json", action="store_true", help="print one JSON object (keys counts, jobs)")
     p.set_defaults(handler=cmd_jobs)
 
@@ -80,6 +84,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     if args.limit < 0 or args.offset < 0:
         raise UsageError("--limit and --offset must not be negative.")
+    if args.workers:
+        return _workers(ctx, args)
 
     def read(c):
         counts = jobs.counts(c, args.parser)
@@ -107,6 +113,21 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
                      for r in rows])
     if not rows:
         print("(no jobs)" if not args.dead_letter else "(dead letter is empty)")
+    return 0
+
+
+def _workers(ctx: Context, args: argparse.Namespace) -> int:
+    from casparian_tui.sentinel import registry
+
+    rows = ctx.db.read(lambda c: registry.list_workers(c, include_stopped=args.all))
+    if ctx.json:
+        print_json({"workers": rows})
+        return 0
+    print_table(["host", "pid", "status", "parsers", "current job", "done", "last heartbeat"],
+                [(r["host"], r["pid"], r["status"], ", ".join(r["parsers"]) or "all",
+                  r["current_job"] or "-", r["jobs_done"], jobs.when(r["heartbeat_at"])) for r in rows])
+    if not rows:
+        print("(no workers running; start one with: casparian worker)")
     return 0
 
 

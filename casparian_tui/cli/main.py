@@ -25,6 +25,8 @@ COMMANDS: list[tuple[str, str, str]] = [  # (command, module in casparian_tui.cl
     ("rule", "rule_cmd", "tagging rules: add, list, remove, test a pattern"),
     ("tag", "tag_cmd", "tag files by hand (PATTERN|PATH TAG), remove tags, or re-apply rules"),
     ("run", "run_cmd", "run a parser plugin over files into Parquet (with lineage, quarantine, retries)"),
+    ("worker", "worker_cmd", "run queued jobs until stopped (one per host, or several)"),
+    ("parser", "worker_cmd", "register parsers so workers on any host can run them"),
     ("jobs", "jobs_cmd", "job counts by status and the latest jobs (or the dead letter)"),
     ("job", "jobs_cmd", "show, retry, cancel, requeue or purge jobs"),
     ("backtest", "backtest_cmd", "run a parser over a tag's files without publishing outputs"),
@@ -50,6 +52,7 @@ examples:
   casparian rule add '**/*.evtx' --tag evtx   tag files by pattern (preview: rule test)
   casparian run assets/parsers/csv_rows.py --tag csv --json
   casparian jobs --status failed    the queue; steer it with: casparian job show|retry|cancel ID
+  casparian --db postgresql://cf@dbhost/cf worker   run queued jobs; one per host, many hosts
   casparian backtest my_parser.py --tag logs --sample 100   pass rate before a full run
   casparian schema propose my_parser.py && casparian schema approve my_parser
   casparian query "SELECT count(*) FROM outputs.csv_rows_csv_rows" --json
@@ -81,10 +84,12 @@ def global_options(suppress: bool, backend: bool = True) -> argparse.ArgumentPar
     d = argparse.SUPPRESS if suppress else None
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("global options")
-    g.add_argument("--db", metavar="PATH", default=d, help="database file (env CASPARIAN_DB)")
+    g.add_argument("--db", metavar="PATH", default=d,
+                   help="database file, or a postgresql:// URL (env CASPARIAN_DB)")
     if backend:
         g.add_argument(
-            "--backend", choices=["duckdb", "sqlite"], default=d, help="database backend (env CASPARIAN_BACKEND)"
+            "--backend", choices=["duckdb", "sqlite", "postgres"], default=d,
+            help="database backend (env CASPARIAN_BACKEND; a postgresql:// --db implies postgres)",
         )
     g.add_argument(
         "--read-only",

@@ -16,7 +16,8 @@ from casparian_tui.contracts import store as contracts
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
 from casparian_tui.sentinel import queue as q
-from casparian_tui.sentinel import selection, supersede
+from casparian_tui.sentinel import registry, selection, supersede
+from casparian_tui.sentinel.hosts import host_name
 from casparian_tui.sentinel.parser_probe import inspect_parser
 from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S, RunOptions, RunStats, Runner
 
@@ -46,12 +47,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("files", nargs="*", metavar="FILES", help="files or folders (registered in the catalog if new)")
     p.add_argument("--tag", help="run over catalog files with this tag")
     p.add_argument("--source", help="run over catalog files of this source (name)")
-    p.add_argument("--output", metavar="DIR", help="output root (default <home>/output)")
+    p.add_argument("--output-root", "--output", dest="output", metavar="DIR",
+                   help="output root shared by every host (env CASPARIAN_OUTPUT; default <home>/output)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help=f"per-file time limit; a stuck worker is killed (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--force", action="store_true", help="rerun files whose output is up to date")
     p.add_argument("--max-attempts", type=int, default=q.DEFAULT_MAX_ATTEMPTS, help="attempts before dead letter")
+    p.add_argument("--enqueue-only", action="store_true",
+                   help="queue the jobs and register the parser, run nothing here (workers run them)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # for tests and experiments: short leases and retry delays
     p.add_argument("--lease-seconds", type=float, default=q.DEFAULT_LEASE_S, help=argparse.SUPPRESS)
@@ -69,8 +73,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     use_parser_tags = not (args.files or tag or source)
     if use_parser_tags and not spec.tags:
         raise UsageError("Nothing to run on.", hint="Give FILES, --tag or --source (or set TAGS in the parser).")
-    output_root = Path(args.output).expanduser().absolute() if args.output else selection.default_output_root(
-        ctx.settings.home)
+    output_root = selection.resolve_output_root(args.output, ctx.settings.home)
 
     def select(conn):
         tables = []
@@ -89,11 +92,21 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             tables.append(selection.register_paths(conn, disk))
         files = pa.concat_tables(tables) if tables else selection._file_table([], [], [])
         changed = selection.record_disk_changes(conn, files)
+        # workers on any host run exactly this version of the parser
+        registry.register(conn, spec, host_name())
         # an approved schema contract wins over the parser's declared OUTPUTS
         return selection.plan_jobs(conn, spec, files, args.force, args.max_attempts), \
             contracts.effective_schemas(conn, spec), changed
 
     planned, schemas, changed = ctx.db.write(f"queue jobs for {spec.name}", plan)
+    if args.enqueue_only:
+        summary = _summary(ctx, spec, planned, changed, RunStats(), time.monotonic() - started)
+        if ctx.json:
+            print_json({**summary, "queued": len(planned.job_ids)})
+        else:
+            print(f"Queued {len(planned.job_ids)} jobs of {safe_text(spec.name)} {safe_text(spec.version)} "
+                  f"({planned.skipped} up to date, skipped); start workers with: casparian worker")
+        return 0
     _recover(ctx, spec, output_root)
     opts = RunOptions(output_root=output_root, workers=args.workers, timeout_s=args.timeout,
                       lease_s=args.lease_seconds, retry_base_s=args.retry_delay, schemas=schemas)

@@ -72,15 +72,8 @@ def check_database(conn: Connection) -> dict:
 
 
 def _engine_problems(conn: Connection, tables: set[str]) -> list[dict]:
-    if conn.backend == "sqlite":
-        found = [r[0] for r in conn.query_all("PRAGMA quick_check")]
-        if found != ["ok"]:
-            return [{"check": "sqlite_quick_check", "count": len(found), "detail": "; ".join(found[:5])}]
-        return []
-    out = []
-    for seq, last, start in conn.query_all(
-        "SELECT sequence_name, last_value, start_value FROM duckdb_sequences() WHERE sequence_name LIKE 'seq_%'"
-    ):
+    out = conn.engine_problems(tables)
+    for seq, last, start in conn.sequences():
         table = seq[len("seq_"):]
         if table not in tables:
             continue

@@ -7,6 +7,7 @@ argument of the function they submit to the actor; they never keep it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:  # pyarrow is imported where Arrow data is made, not by every 
 
 
 Params = Sequence[Any]
+
+_stage_ids = itertools.count()
+# Column types for TEMP tables built from Arrow schemas (SQLite's affinities).
+_TEMP_TYPES = {"string": "TEXT", "int64": "INTEGER", "int32": "INTEGER", "double": "REAL"}
 
 
 class Connection(ABC):
@@ -62,6 +67,48 @@ class Connection(ABC):
         `conflict` is an optional trailing ``ON CONFLICT ...`` clause written by
         the owning service; the rows themselves are always bound or staged.
         """
+
+    @contextlib.contextmanager
+    def staged(self, data: pa.Table, prefix: str = "_cf_stage") -> Iterator[str]:
+        """`data` as a table SQL can join or UPDATE … FROM, under the yielded name, for the block.
+
+        This default copies it into a TEMP table; backends override it with
+        their fast path (DuckDB reads the Arrow table in place, PostgreSQL COPYs).
+        """
+        name = f"{prefix}_{next(_stage_ids)}"
+        cols = ", ".join(f"{c} {_TEMP_TYPES.get(str(t), 'TEXT')}" for c, t in zip(data.column_names, data.schema.types))
+        self.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        try:
+            self.bulk_insert(f"temp.{name}", data)
+            yield name
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+    def claim_ids(self, subquery: str) -> str:
+        """The condition on `id` that takes the rows `subquery` picks, for UPDATE … WHERE id <this>.
+
+        Embedded backends have one writer at a time: a plain IN. A server
+        locks the picked rows and lets concurrent claimers skip them.
+        """
+        return f"IN ({subquery})"
+
+    def insert_ids(self, table: str, data: pa.Table) -> list[int]:
+        """Insert the rows of `data` into `table`; return their new ids, ascending.
+
+        Embedded backends have one writer at a time, so the new rows are
+        exactly those above the max(id) seen before (call inside a write
+        transaction); a server overrides this with RETURNING.
+        """
+        before = self.query_value(f"SELECT max(id) FROM {table}", default=0)
+        self.bulk_insert(table, data)
+        return [r[0] for r in self.query_all(f"SELECT id FROM {table} WHERE id > ? ORDER BY id", [before])]
+
+    def notify(self, channel: str) -> None:
+        """Wake processes waiting in `wait_notified(channel)` once this transaction commits (servers only)."""
+
+    def wait_notified(self, channel: str, timeout: float) -> bool:
+        """Wait up to `timeout` for a `notify(channel)` from any process; False at once where unsupported."""
+        return False
 
     @abstractmethod
     def _begin(self, write: bool) -> None: ...
@@ -114,6 +161,18 @@ class Connection(ABC):
     def index_definitions(self) -> list[tuple[str, str]]:
         """(name, CREATE statement) of the explicit secondary indexes."""
         raise NotImplementedError
+
+    def sequences(self) -> list[tuple[str, int | None, int]]:
+        """(name, last value or None, start value) of the `seq_<table>` id sequences; none by default."""
+        return []
+
+    def continue_sequence(self, seq: str, top: int) -> None:
+        """Make `seq` hand out `top + 1` next."""
+        raise NotImplementedError
+
+    def engine_problems(self, tables: set[str]) -> list[dict]:
+        """What the engine's own integrity check finds (`db check`); nothing by default."""
+        return []
 
     @abstractmethod
     def interrupt(self) -> None:

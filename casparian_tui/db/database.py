@@ -17,7 +17,12 @@ from casparian_tui.db.connection import Connection, Params
 
 class Database:
     def __init__(self, settings: Settings):
-        self.actor = DbActor(settings)
+        if settings.backend == "postgres":
+            from casparian_tui.db.postgres_actor import PgActor
+
+            self.actor: DbActor = PgActor(settings)
+        else:
+            self.actor = DbActor(settings)
         self.changes = ChangeSignal(settings.db_path)
 
     @property
@@ -31,6 +36,16 @@ class Database:
     @property
     def path(self):
         return self.settings.db_path
+
+    @property
+    def location(self) -> str:
+        """The file, or host:port/dbname: safe to show (never credentials)."""
+        return self.settings.location
+
+    @property
+    def shared(self) -> bool:
+        """A server many processes write at once: no writer lease, no turns."""
+        return self.settings.backend == "postgres"
 
     @property
     def read_only(self) -> bool:

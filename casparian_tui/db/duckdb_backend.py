@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from pathlib import Path
@@ -96,11 +97,29 @@ class DuckDBConnection(Connection):
         finally:
             self._con.unregister(name)
 
-    def register_arrow(self, name: str, data: pa.Table) -> None:
+    @contextlib.contextmanager
+    def staged(self, data: pa.Table, prefix: str = "_cf_stage") -> Iterator[str]:
+        # Zero copy: DuckDB reads the registered Arrow table where it lies.
+        name = f"{prefix}_{next(_stage_ids)}"
         self._con.register(name, data)
+        try:
+            yield name
+        finally:
+            self._con.unregister(name)
 
-    def unregister(self, name: str) -> None:
-        self._con.unregister(name)
+    def sequences(self) -> list[tuple[str, int | None, int]]:
+        return self.query_all(
+            "SELECT sequence_name, last_value, start_value FROM duckdb_sequences() WHERE sequence_name LIKE 'seq_%'"
+        )
+
+    def continue_sequence(self, seq: str, top: int) -> None:
+        last = next(((last if last is not None else start - 1) for name, last, start in self.sequences()
+                     if name == seq), None)
+        steps = top - last if last is not None else 0
+        if steps > 0:
+            # DuckDB has no ALTER SEQUENCE … RESTART and cannot replace a sequence
+            # a table depends on; drawing the values is ~25 ms per million.
+            self.execute(f"SELECT max(nextval('{seq}')) FROM range(?)", (steps,))
 
     def _begin(self, write: bool) -> None:
         self._con.execute("BEGIN TRANSACTION").fetchall()

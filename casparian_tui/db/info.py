@@ -19,16 +19,29 @@ def file_size(path) -> int:
     return total
 
 
+def database_size(db: Database) -> int:
+    """Bytes the database takes: its files, or on a server what the server reports."""
+    if db.shared:
+        return int(db.query_value("SELECT pg_database_size(current_database())", default=0))
+    return file_size(db.path)
+
+
 def database_info(db: Database) -> dict:
     version = db.read(current_version)
-    holder = read_holder(db.path)
-    if holder and holder.get("pid") == os.getpid():
-        holder = None  # our own short write (creating or migrating) is not news
+    if db.shared:
+        # No lease on a server: every process reads and writes at once (MVCC, row locks).
+        holder = None
+    else:
+        holder = read_holder(db.path)
+        if holder and holder.get("pid") == os.getpid():
+            holder = None  # our own short write (creating or migrating) is not news
     return {
         "backend": db.backend,
-        "path": str(db.path),
-        "size_bytes": file_size(db.path),
+        "path": db.location,
+        "size_bytes": database_size(db),
         "schema_version": version,
         "read_only": db.read_only,
         "lease": holder,
+        "sharing": "server: no writer lease, every process reads and writes at once" if db.shared
+        else "writer lease, processes take turns",
     }

@@ -1,11 +1,12 @@
 """The tables of DESIGN §4–§5, as ordered migrations.
 
-Each migration is written once in a neutral dialect both backends accept;
-`render` turns the one construct they disagree on — an auto-assigned integer
-id — into each backend's form. Timestamps are epoch microseconds (BIGINT)
-everywhere so both backends agree. There are no foreign keys: DuckDB
-implements UPDATE on a referenced row as delete+insert and rejects it;
-`casparian db check` reports orphans instead.
+Each migration is written once in a neutral dialect every backend accepts;
+`render` turns the constructs they disagree on — an auto-assigned integer
+id, and PostgreSQL's spelling of DOUBLE — into each backend's form.
+Timestamps are epoch microseconds (BIGINT) everywhere so the backends
+agree. There are no foreign keys: DuckDB implements UPDATE on a referenced
+row as delete+insert and rejects it; `casparian db check` reports orphans
+instead.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ class Migration:
     version: int
     description: str
     statements: list[str]
-    # Indexes SQLite needs for speed but DuckDB is better off without: every
-    # extra ART index slows DuckDB's bulk inserts while its scans need none.
+    # Indexes SQLite and PostgreSQL need for speed but DuckDB is better off
+    # without: every extra ART index slows DuckDB's bulk inserts while its
+    # scans need none.
     sqlite_only: list[str] = field(default_factory=list)
     # Data work after the statements, in the same transaction (takes the conn).
     after: Callable | None = None
@@ -263,6 +265,35 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 
+MIGRATIONS.append(
+    Migration(
+        4,
+        "workers: registered parser sources, worker processes",
+        [
+            """CREATE TABLE cf_parsers (
+                fingerprint TEXT NOT NULL PRIMARY KEY,
+                name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                filename TEXT NOT NULL,
+                source TEXT NOT NULL,
+                registered_at BIGINT NOT NULL,
+                registered_by TEXT
+            )""",
+            """CREATE TABLE cf_workers (
+                owner TEXT NOT NULL PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid BIGINT NOT NULL,
+                parsers TEXT,
+                status TEXT NOT NULL,
+                current_job BIGINT,
+                jobs_done BIGINT NOT NULL DEFAULT 0,
+                started_at BIGINT NOT NULL,
+                heartbeat_at BIGINT NOT NULL
+            )""",
+        ],
+    )
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 VERSION_TABLE = """CREATE TABLE IF NOT EXISTS cf_schema_version (
@@ -276,6 +307,8 @@ _CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)")
 
 def render(statement: str, backend: str) -> list[str]:
     """The backend's statements for one neutral statement."""
+    if backend == "postgres":
+        statement = re.sub(r"\bDOUBLE\b", "DOUBLE PRECISION", statement)
     if ID not in statement:
         return [statement]
     if backend == "sqlite":
@@ -293,6 +326,6 @@ def statements_for(migration: Migration, backend: str) -> list[str]:
     out: list[str] = []
     for stmt in migration.statements:
         out.extend(render(stmt, backend))
-    if backend == "sqlite":
+    if backend in ("sqlite", "postgres"):  # row stores: B-tree indexes pay for themselves
         out.extend(migration.sqlite_only)
     return out

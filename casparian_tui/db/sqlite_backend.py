@@ -163,6 +163,12 @@ class SQLiteConnection(Connection):
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
         )
 
+    def engine_problems(self, tables: set[str]) -> list[dict]:
+        found = [r[0] for r in self.query_all("PRAGMA quick_check")]
+        if found != ["ok"]:
+            return [{"check": "sqlite_quick_check", "count": len(found), "detail": "; ".join(found[:5])}]
+        return []
+
     def set_authorizer(self, fn) -> None:
         """sqlite3's per-statement access check (None removes it); used to keep ad-hoc queries read-only."""
         self._con.set_authorizer(fn)

@@ -250,23 +250,13 @@ def _copy(src, dst, plans, source_version, hasher, on_progress) -> dict[str, Tab
 
 
 def _continue_ids(conn: Connection, tables: list[str]) -> None:
-    """DuckDB: advance each `seq_<table>` so nextval() gives max(id) + 1."""
-    if conn.backend != "duckdb":
-        return  # INTEGER PRIMARY KEY continues after the highest rowid by itself
-    sequences = {
-        name: (last if last is not None else start - 1)
-        for name, last, start in conn.query_all("SELECT sequence_name, last_value, start_value FROM duckdb_sequences()")
-    }
+    """Advance each `seq_<table>` so the next id is max(id) + 1 (SQLite's rowids continue by themselves)."""
+    names = {name for name, _last, _start in conn.sequences()}
     for table in tables:
         seq = f"seq_{table}"
-        if seq not in sequences:
-            continue
-        top = conn.query_value(f"SELECT max(id) FROM {table}", default=0)
-        steps = top - sequences[seq]
-        if steps > 0:
-            # DuckDB has no ALTER SEQUENCE … RESTART and cannot replace a sequence
-            # a table depends on; drawing the values is ~25 ms per million.
-            conn.execute(f"SELECT max(nextval('{seq}')) FROM range(?)", (steps,))
+        top = conn.query_value(f"SELECT max(id) FROM {table}", default=0) if seq in names else 0
+        if top:
+            conn.continue_sequence(seq, top)
 
 
 def _verify(dst, plans, sums, source_version, hasher) -> list[TableReport]:

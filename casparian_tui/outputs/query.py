@@ -97,6 +97,8 @@ def run_query(conn: Connection, sql: str, output_root: Path, limit: int = DEFAUL
         raise QueryRefused("Empty query.")
     if conn.backend == "duckdb":
         return _duckdb(conn, sql, output_root, limit)
+    if conn.backend == "postgres":
+        return _postgres(conn, sql, limit)
     return _sqlite(conn, sql, limit)
 
 
@@ -354,4 +356,26 @@ def _sqlite(conn: Connection, sql: str, limit: int) -> QueryResult:
         raise QueryRefused(f"Give exactly one statement ({_first_line(exc)}).") from None
     finally:
         conn.set_authorizer(None)
+    return QueryResult(cols, rows[:limit], len(rows) > limit)
+
+
+# ---- PostgreSQL ---------------------------------------------------------
+def _postgres(conn: Connection, sql: str, limit: int) -> QueryResult:
+    """The catalog only, like SQLite: one statement DuckDB's parser calls read-only, in a READ ONLY transaction."""
+    kind = check_duckdb(sql)
+    try:
+        with conn.transaction(write=False):  # BEGIN READ ONLY on this backend
+            if kind == "SELECT":
+                cols, rows = conn.query_with_columns(f"SELECT * FROM (\n{sql}\n) AS q LIMIT ?", [limit + 1])
+            else:
+                cols, rows = conn.query_with_columns(sql)
+    except CasparianError:
+        raise
+    except Exception as exc:  # the driver's errors: the server refused or failed the query
+        text = _first_line(exc)
+        if "read-only transaction" in text:
+            raise QueryRefused("Refused: the query tried to change the database.",
+                               hint="casparian query only reads.") from None
+        raise QueryFailed(f"Query failed: {text}", hint="On PostgreSQL, casparian query covers the catalog only; "
+                          "querying parser outputs needs the DuckDB backend (--backend duckdb).") from None
     return QueryResult(cols, rows[:limit], len(rows) > limit)

@@ -159,6 +159,7 @@ LINEAGE_FIELDS = [
     pa.field("_cf_job_id", pa.int64()),
     pa.field("_cf_parser_version", pa.string()),
     pa.field("_cf_processed_at", pa.timestamp("us", tz="UTC")),
+    pa.field("_cf_host", pa.string()),
 ]
 
 

@@ -12,8 +12,8 @@ from typing import Callable
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.file_upsert import staged
 from casparian_tui.scout import rules
+from casparian_tui.scout.file_merge import staged
 from casparian_tui.scout.excludes import under_excluded
 
 # Old rows not seen by this scan, and rows this scan inserted, paired on

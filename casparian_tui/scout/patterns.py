@@ -56,7 +56,7 @@ _EXTRA_CASE = {
 # folds ASCII only, so not for 'i' and 'k'. '%', '_' and '\\' would be
 # wildcards or escapes.
 _ASCII = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("%_\\")
-_LIKE_SAFE = {"duckdb": _ASCII, "sqlite": _ASCII - set("iIkK")}
+_LIKE_SAFE = {"duckdb": _ASCII, "sqlite": _ASCII - set("iIkK"), "postgres": _ASCII - set("iIkK")}
 
 
 def lower1(ch: str) -> str:
@@ -414,7 +414,7 @@ def anchored_regex(glob: Glob) -> str:
 def like_operator(backend: str, case_sensitive: bool) -> str:
     # SQLite's LIKE ignores ASCII case already (and has no ILIKE); DuckDB's LIKE
     # is case-sensitive. SQLite's LIKE cannot be exact for case-sensitive globs.
-    if backend == "duckdb":
+    if backend in ("duckdb", "postgres"):
         return "LIKE" if case_sensitive else "ILIKE"
     return "LIKE"
 
@@ -484,7 +484,10 @@ def _match_condition(glob: Glob, backend: str, a: str) -> tuple[str, list]:
         if backend == "duckdb":
             conds.append(f"regexp_matches({col}, ?)")
             params.append(anchored_regex(glob))
-        else:  # a Python function registered by the SQLite backend (scout/glob_match.py)
+        elif backend == "postgres":  # an ARE takes the same anchored text
+            conds.append(f"{col} ~ ?")
+            params.append(anchored_regex(glob))
+        else:  # SQLite: a Python function registered by the SQLite backend (scout/glob_match.py)
             # The pattern as a BLOB: its text may hold surrogate escapes (a
             # non-UTF-8 name typed exactly), which SQLite text cannot carry.
             conds.append(f"cf_glob_match({col}, ?, ?)")

@@ -57,12 +57,12 @@ def preview(
         SELECT 'n' AS kind, NULL AS k, count(*) AS n FROM m
         UNION ALL SELECT * FROM (
             SELECT 'e', coalesce(extension, ''), count(*) AS n FROM m
-            GROUP BY extension ORDER BY n DESC, 2 LIMIT ?)
+            GROUP BY extension ORDER BY n DESC, 2 LIMIT ?) AS e
         UNION ALL SELECT * FROM (
             SELECT 'd', parent_path, count(*) AS n FROM m
-            GROUP BY parent_path ORDER BY n DESC, 2 LIMIT ?)
+            GROUP BY parent_path ORDER BY n DESC, 2 LIMIT ?) AS d
         UNION ALL SELECT * FROM (
-            SELECT 's', rel_path, NULL FROM m ORDER BY rel_path LIMIT ?)
+            SELECT 's', rel_path, CAST(NULL AS BIGINT) FROM m ORDER BY rel_path LIMIT ?) AS s
     """
     rows = conn.query_all(sql, [*params, int(top), int(top), int(sample_size)])
     out = Preview(pattern=pattern)

@@ -3,7 +3,7 @@
 `Scanner(db, source).run()` is the one entry point (the CLI calls it on its
 main thread, the TUI from a worker thread). The walker thread streams Arrow
 batches; each batch is merged into scout_files in its own write transaction
-(db/file_upsert.py) while the walk goes on. `cancel()` (or Ctrl+C on the
+(scout/file_merge.py) while the walk goes on. `cancel()` (or Ctrl+C on the
 thread running `run`) stops the walker and interrupts the batch in flight
 within ~50 ms; that batch rolls back, so the catalog only ever holds whole
 batches. Deletions and renames are decided only after a COMPLETE walk.
@@ -23,7 +23,7 @@ from typing import Callable
 
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
-from casparian_tui.db.file_upsert import BatchCounts, staged, upsert_files
+from casparian_tui.scout.file_merge import BatchCounts, staged, upsert_files
 from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import CasparianError, QueryInterrupted
 from casparian_tui.scout import catalog_sync, rules

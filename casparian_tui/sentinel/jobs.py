@@ -268,6 +268,7 @@ def _requeue(conn: Connection, ids: list[int], from_statuses: tuple[str, ...], e
             "detail": pa.array([("after: " + one_line(old.get(j), 300)) if old.get(j) else None for j in done],
                                pa.string()),
         }))
+        conn.notify(q.JOBS_CHANNEL)
     return done
 
 

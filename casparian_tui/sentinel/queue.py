@@ -14,7 +14,6 @@ Every function takes the live `Connection` and is meant to run inside one
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -33,6 +32,7 @@ DEFAULT_RETRY_BASE_S = 0.5
 MAX_BACKOFF_S = 300.0
 MAX_STORED_TEXT = 64 * 1024  # characters of an error, traceback or output tail kept per job
 Q = "cf_processing_queue"
+JOBS_CHANNEL = "casparian_jobs"
 
 
 def now_us() -> int:
@@ -117,16 +117,9 @@ def enqueue(conn: Connection, jobs: pa.Table) -> list[int]:
         ("updated_at", now, pa.int64()),
     ):
         jobs = jobs.append_column(col, pa.repeat(pa.scalar(value, typ), n))
-    # Ids come from a sequence (DuckDB) or max(rowid)+1 (SQLite) and we are
-    # the only writer inside this transaction, so new rows are exactly id > before.
-    before = conn.query_value(f"SELECT max(id) FROM {Q}", default=0)
-    conn.bulk_insert(Q, jobs)
-    ids = [r[0] for r in conn.query_all(f"SELECT id FROM {Q} WHERE id > ? ORDER BY id", [before])]
-    conn.execute(
-        "INSERT INTO cf_job_events (job_id, event_at, event, detail) "
-        f"SELECT id, ?, 'queued', NULL FROM {Q} WHERE id > ?",
-        [now, before],
-    )
+    ids = conn.insert_ids(Q, jobs)
+    add_events(conn, ids, "queued", None, now)
+    conn.notify(JOBS_CHANNEL)  # idle workers on other hosts wake up at commit
     return ids
 
 
@@ -150,11 +143,11 @@ def claim_batch(
     if fingerprint is not None:
         where += " AND parser_fingerprint = ?"
         params.append(fingerprint)
+    pick = f"SELECT id FROM {Q} WHERE {where} ORDER BY priority DESC, id LIMIT ?"
     rows = conn.query_all(
         f"UPDATE {Q} SET status = 'RUNNING', lease_owner = ?, lease_expires_at = ?, "
         "started_at = ?, updated_at = ? "
-        f"WHERE status = 'QUEUED' AND id IN (SELECT id FROM {Q} WHERE {where} "
-        "ORDER BY priority DESC, id LIMIT ?) "
+        f"WHERE status = 'QUEUED' AND id {conn.claim_ids(pick)} "
         "RETURNING id, file_id, attempts, max_attempts",
         [owner, now + int(lease_s * 1_000_000), now, now, *params, limit],
     )
@@ -212,26 +205,9 @@ def _fenced_update_from(conn: Connection, staged: pa.Table, set_sql: str, set_pa
     return {r[0] for r in rows}
 
 
-@contextlib.contextmanager
 def staged_table(conn: Connection, name: str, data: pa.Table):
-    """`data` visible to SQL as `name` for the duration of the block.
-
-    The one place the backends differ here: DuckDB reads the Arrow table in
-    place; SQLite copies it into a TEMP table (both accept UPDATE ... FROM).
-    """
-    if conn.backend == "duckdb":
-        conn.register_arrow(name, data)
-        try:
-            yield name
-        finally:
-            conn.unregister(name)
-        return
-    conn.execute(f"CREATE TEMP TABLE {name} ({', '.join(data.column_names)})")
-    try:
-        conn.bulk_insert(f"temp.{name}", data)
-        yield f"temp.{name}"
-    finally:
-        conn.execute(f"DROP TABLE temp.{name}")
+    """`data` visible to SQL under the yielded name for the duration of the block."""
+    return conn.staged(data, name)
 
 
 def fail_batch(
@@ -300,6 +276,8 @@ def release(conn: Connection, owner: str, job_ids: Iterable[int] | None = None, 
         [now, *params],
     )
     add_events(conn, sorted(r[0] for r in rows), "released", owner, now)
+    if rows:
+        conn.notify(JOBS_CHANNEL)
     return len(rows)
 
 
@@ -320,6 +298,8 @@ def reap(conn: Connection, retry_base_s: float = DEFAULT_RETRY_BASE_S, now: int 
     dead = sorted(r[0] for r in rows if r[1] == FAILED)
     add_events(conn, sorted(r[0] for r in rows), "reaped", None, now)
     _dead_letter(conn, dead, now, "attempts used up")
+    if requeued:
+        conn.notify(JOBS_CHANNEL)
     return len(requeued), len(dead)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from casparian_tui.outputs import parquet
 from casparian_tui.scout.pathcodec import decode_name
 from casparian_tui.sentinel import queue as q
 from casparian_tui.sentinel import supersede
+from casparian_tui.sentinel.hosts import host_name
 from casparian_tui.sentinel.plugin import ParserInvalid, ParserSpec
 from casparian_tui.sentinel.worker_main import WorkerConfig
 from casparian_tui.sentinel.workers import Worker, WorkerPool
@@ -48,6 +48,9 @@ class RunOptions:
     quarantine_max: float = 0.10
     schemas: dict[str, dict[str, str]] | None = None  # None: the parser's declared OUTPUTS
     flush_s: float = 2.0
+    # A run waits for this parser's jobs that others hold (it reports on them);
+    # a `casparian worker` does not: it moves on and lets the reaper cover them.
+    wait_for_others: bool = True
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Runner:
         self.opts = opts
         self.progress = progress or (lambda stats: None)
         self.token = uuid.uuid4().hex[:8]
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{self.token}"
+        self.owner = f"{host_name()}:{os.getpid()}:{self.token}"
         schemas = opts.schemas
         if schemas is None:
             schemas = {o: {c: str(t) for c, t in cols.items()} for o, cols in spec.outputs.items()}
@@ -341,7 +344,7 @@ class Runner:
         self.next_reap = time.monotonic() + max(self.opts.lease_s / 2, 1.0)
 
     def _finished(self) -> bool:
-        return (self.queue_drained and not self.others_running and not self.pending and not self.held and not self.failures
+        return (self.queue_drained and not (self.others_running and self.opts.wait_for_others) and not self.pending and not self.held and not self.failures
                 and all(w.job is None and not w.buffered for w in self.pool.workers))
 
     def _abandon(self) -> None:

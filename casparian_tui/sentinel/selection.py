@@ -251,6 +251,13 @@ def default_output_root(home: Path) -> Path:
     return Path(home) / "output"
 
 
+def resolve_output_root(option: str | None, home: Path, env: dict | None = None) -> Path:
+    """--output-root, else CASPARIAN_OUTPUT, else <home>/output (hosts sharing a queue share this folder)."""
+    env = os.environ if env is None else env
+    raw = option or env.get("CASPARIAN_OUTPUT")
+    return Path(raw).expanduser().absolute() if raw else default_output_root(home)
+
+
 def tagged_file_ids(conn: Connection, tags: list[str], sample: int | None = None) -> list[int]:
     """Live catalog files carrying any of `tags`, in id order; `sample` picks that many spread evenly."""
     if not tags:

@@ -28,6 +28,7 @@ from pathlib import Path
 from casparian_tui.outputs.parquet import PartBuffer
 from casparian_tui.outputs.shape import ShapeError, add_lineage, quarantine_table, shape, split_outputs
 from casparian_tui.scout.pathcodec import ESC, to_bytes
+from casparian_tui.sentinel.hosts import host_name
 from casparian_tui.sentinel.lifeline import die_with_parent
 from casparian_tui.sentinel.plugin import ParserInvalid, TransientError, load_parser, type_from_alias
 from casparian_tui.sentinel.queue import MAX_STORED_TEXT, cap_text
@@ -147,7 +148,7 @@ class _State:
         try:
             parts = self.buffer.write(min(jobs))
         except Exception as exc:  # disk full, permissions: these jobs failed, the worker goes on
-            return {"error": f"writing Parquet failed: {type(exc).__name__}: {exc}", "jobs": jobs}
+            return {"error": f"writing Parquet failed on host {host_name()}: {type(exc).__name__}: {exc}", "jobs": jobs}
         return {"parts": parts, "jobs": jobs}
 
 
@@ -157,7 +158,13 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
     result = {"id": job["id"], "ok": False, "rows": 0, "quarantined": 0, "error": None, "traceback": None,
               "permanent": False}
     try:
-        source_hash = _hash_file(job["path"])
+        try:
+            source_hash = _hash_file(job["path"])
+        except OSError as exc:
+            # Several hosts share one queue: say which one could not see the file
+            # (attempts are counted; another host may succeed, else a dead letter).
+            result.update(error=f"host {host_name()} cannot read {job['path']}: {exc.strerror or exc}")
+            return result
         outputs = split_outputs(spec.parse(job["path"]), spec.output_names)
         shaped = {name: shape(data, schemas.get(name)) for name, data in outputs.items()}
         good = sum(s.good.num_rows for s in shaped.values())
@@ -175,6 +182,7 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
             "_cf_job_id": job["id"],
             "_cf_parser_version": spec.version,
             "_cf_processed_at": dt.datetime.now(dt.timezone.utc),
+            "_cf_host": host_name(),
         }
         written = []
         for name, s in shaped.items():

@@ -1,48 +1,26 @@
 """The bulk path for the file catalog: merge a scanned batch into scout_files.
 
-The only backend difference is how a batch becomes a table SQL can join:
-DuckDB registers the Arrow table itself (zero copy; `executemany` would be
-~100x slower), SQLite loads it into a TEMP table with `executemany`. The
-merge is then the same set-based SQL on both — classify, update seen rows,
+A batch becomes a table SQL can join through `Connection.staged` (DuckDB
+reads the Arrow table in place, PostgreSQL COPYs it into a TEMP table,
+SQLite fills one with `executemany`). The merge is then the same set-based
+SQL on every backend — classify, update seen rows,
 insert new ones — so new/changed/unchanged counts come for free and the
 whole batch is one transaction (a cancelled batch leaves nothing behind).
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
 
-_names = itertools.count()
 
-# Column types for SQLite TEMP tables built from Arrow schemas.
-_SQLITE_TYPES = {pa.string(): "TEXT", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "REAL"}
-
-
-@contextlib.contextmanager
-def staged(conn: Connection, data: pa.Table, prefix: str = "_cf_stage") -> Iterator[str]:
-    """Make `data` queryable under the yielded table name for the block."""
-    name = f"{prefix}_{next(_names)}"
-    if conn.backend == "duckdb":
-        conn.register_arrow(name, data)
-        try:
-            yield name
-        finally:
-            conn.unregister(name)
-        return
-    cols = ", ".join(f"{c} {_SQLITE_TYPES.get(t, 'TEXT')}" for c, t in zip(data.column_names, data.schema.types))
-    conn.execute(f"CREATE TEMP TABLE {name} ({cols})")
-    try:
-        conn.bulk_insert(f"temp.{name}", data)
-        yield name
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+def staged(conn: Connection, data: pa.Table, prefix: str = "_cf_stage"):
+    """Make `data` queryable under the yielded table name for the block (the backend's fast path)."""
+    return conn.staged(data, prefix)
 
 
 @dataclass
