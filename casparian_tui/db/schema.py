@@ -243,30 +243,6 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     Migration(
-        5,
-        "scout: tags add up; manual untags are recorded",
-        [
-            """CREATE TABLE scout_file_untags (
-                file_id BIGINT NOT NULL,
-                tag TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                PRIMARY KEY (file_id, tag)
-            )""",
-        ],
-        after=_retag_additively,
-    ),
-    Migration(
-        6,
-        "jobs: parser output tail and the path a job parsed",
-        [
-            "ALTER TABLE cf_processing_queue ADD COLUMN output_tail TEXT",
-            "ALTER TABLE cf_processing_queue ADD COLUMN source_path TEXT",
-        ],
-    ),
-]
-
-MIGRATIONS.append(
-    Migration(
         4,
         "workers: registered parser sources, worker processes",
         [
@@ -291,8 +267,29 @@ MIGRATIONS.append(
                 heartbeat_at BIGINT NOT NULL
             )""",
         ],
-    )
-)
+    ),
+    Migration(
+        5,
+        "scout: tags add up; manual untags are recorded",
+        [
+            """CREATE TABLE scout_file_untags (
+                file_id BIGINT NOT NULL,
+                tag TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (file_id, tag)
+            )""",
+        ],
+        after=_retag_additively,
+    ),
+    Migration(
+        6,
+        "jobs: parser output tail and the path a job parsed",
+        [
+            "ALTER TABLE cf_processing_queue ADD COLUMN output_tail TEXT",
+            "ALTER TABLE cf_processing_queue ADD COLUMN source_path TEXT",
+        ],
+    ),
+]
 
 LATEST_VERSION = MIGRATIONS[-1].version
 
