@@ -135,6 +135,14 @@ class DuckDBConnection(Connection):
     def index_definitions(self) -> list[tuple[str, str]]:
         return self.query_all("SELECT index_name, sql FROM duckdb_indexes() WHERE sql IS NOT NULL")
 
+    def arrow_reader(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The result of `sql` streamed as record batches of its own schema."""
+        reader = self._con.sql(sql, params=list(params) or None).to_arrow_reader(batch_rows)
+        try:
+            yield from reader
+        finally:
+            reader.close()
+
     def interrupt(self) -> None:
         self._con.interrupt()
 
