@@ -149,3 +149,16 @@ def test_outputs_catalog_and_quarantine_context(db, outputs, tmp_path):
     whole = catalog.source_context(rows[1][2], rows[1][0], head=3)
     assert whole.focus is None and whole.lines == ["line 1", "line 2", "line 3"]
     assert catalog.source_context(str(tmp_path / "gone.log")).error
+
+
+def test_sqlite_staging_has_a_ceiling(db, outputs, monkeypatch):
+    if db.backend != "sqlite":
+        pytest.skip("the DuckDB backend joins outputs with the catalog without staging")
+    from casparian_tui.outputs import sqlite_outputs
+
+    seed(db)
+    monkeypatch.setattr(sqlite_outputs, "MAX_STAGED_ROWS", 1)
+    with pytest.raises(CasparianError) as err:
+        open_result(db, "SELECT * FROM outputs.p_events e JOIN scout_sources s ON s.id = e.src", outputs)
+    assert "scout_sources (2 rows)" in err.value.message and "DuckDB" in err.value.hint
+    assert open_result(db, "SELECT count(*) FROM outputs.p_events", outputs).page(0).result().rows == [(1000,)]
