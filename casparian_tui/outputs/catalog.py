@@ -156,3 +156,30 @@ def source_context(path: str, row_json: str | None = None, around: int = 5, head
     except OSError as exc:
         ctx.error = f"Cannot read {path}: {exc.strerror or exc}"
     return ctx
+
+
+@dataclass
+class CatalogEntry:
+    name: str  # as written in a query: scout_files, outputs.p_events
+    kind: str  # "table" or "output"
+    columns: list[tuple[str, str]]  # (name, type)
+
+
+def describe(conn: Connection, output_root: Path) -> list[CatalogEntry]:
+    """The catalog tables and the output views, each with its columns and types."""
+    import pyarrow.parquet as pq
+
+    from casparian_tui.outputs.query import output_views
+
+    entries = [CatalogEntry(t, "table", [(c, str(k)) for c, k in conn.table_columns(t)])
+               for t in sorted(conn.table_names()) if not t.startswith("_")]
+    for v in output_views(output_root):
+        columns: list[tuple[str, str]] = []
+        for part in sorted(Path(v.pattern).parent.glob("*.parquet")):
+            try:
+                columns = [(f.name, str(f.type)) for f in pq.read_schema(part)]
+                break
+            except (OSError, ValueError):
+                continue
+        entries.append(CatalogEntry(f"outputs.{v.name}", "output", columns))
+    return entries
