@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from casparian_tui.cli import query_export
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_csv, print_json, print_table
 from casparian_tui.errors import UsageError
@@ -17,12 +18,19 @@ examples:
   casparian query "SELECT level, count(*) FROM outputs.log_lines_log_lines GROUP BY 1" --json
   casparian query "SELECT * FROM read_parquet('out/*.parquet')" --csv --limit 0
   casparian query "SHOW ALL TABLES"
+  casparian query "SELECT * FROM outputs.log_lines_log_lines" --output lines.parquet
+  casparian query "SELECT * FROM scout_files" --output files.csv --force
 
 Only one read-only statement (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
 Writes, ATTACH, COPY ... TO, INSTALL/LOAD, SET and PRAGMA are refused (exit 1).
 Each parser output is a view outputs.<parser>_<output> over its latest version.
-On the SQLite backend only the catalog tables can be queried (SQLite cannot
-read Parquet); use the DuckDB backend to query outputs.
+On the SQLite backend a query that reads outputs runs on an in-memory DuckDB
+over the Parquet; the catalog tables it joins are copied in (at most 200,000
+rows in all; the DuckDB backend has no such limit).
+
+--output FILE writes the whole result (--limit only if given) as CSV, Parquet
+or JSON Lines, the format taken from the extension (.csv, .parquet, .jsonl) or
+--format. An existing FILE is refused (exit 1) unless --force.
 """
 
 
@@ -35,18 +43,26 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     fmt.add_argument("--json", action="store_true", help="print JSON: columns, rows (objects), truncated")
     fmt.add_argument("--csv", action="store_true", help="print CSV with a header line (RFC 4180 quoting, LF line ends; "
                      "on a terminal control characters are escaped)")
-    p.add_argument("--limit", type=int, default=query.DEFAULT_LIMIT, metavar="N",
-                   help=f"at most N rows (default {query.DEFAULT_LIMIT}; 0 for no limit)")
-    p.add_argument("--output", metavar="DIR", help="output root holding the Parquet outputs (default <home>/output)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help=f"at most N rows (default {query.DEFAULT_LIMIT}, all with --output; 0 for no limit)")
+    p.add_argument("--output", metavar="FILE", dest="output_file", help="write the result to FILE instead")
+    p.add_argument("--format", choices=["csv", "parquet", "jsonl"], help="format of --output (default: its extension)")
+    p.add_argument("--force", action="store_true", help="let --output overwrite an existing file")
+    p.add_argument("--output-root", metavar="DIR", dest="output",
+                   help="output root holding the Parquet outputs (default <home>/output)")
     p.set_defaults(handler=cmd_query)
 
 
 def cmd_query(ctx: Context, args: argparse.Namespace) -> int:
-    if args.limit < 0:
+    if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must not be negative.")
-    limit = args.limit or 1 << 62
+    if (args.format or args.force) and not args.output_file:
+        raise UsageError("--format and --force go with --output FILE.")
     root = args.output or default_output_root(ctx.settings.home)
-    result = ctx.db.read(lambda c: query.run_query(c, args.sql, root, limit))
+    if args.output_file:
+        return query_export.export_to_file(ctx, args.sql, root, args.output_file, args.format, args.force, args.limit)
+    args.limit = query.DEFAULT_LIMIT if args.limit is None else args.limit
+    result = query_export.fetch(ctx, args.sql, root, args.limit or 1 << 62)
     if ctx.json:
         print_json({"columns": result.columns, "rows": [dict(zip(result.columns, r)) for r in result.rows],
                     "truncated": result.truncated})

@@ -160,6 +160,14 @@ class DuckDBConnection(Connection):
         """Another session on this open database, for a thread that serves reads beside ours."""
         return quiet(self._con.cursor())
 
+    def arrow_reader(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The result of `sql` streamed as record batches of its own schema."""
+        reader = self._con.sql(sql, params=list(params) or None).to_arrow_reader(batch_rows)
+        try:
+            yield from reader
+        finally:
+            reader.close()
+
     def interrupt(self) -> None:
         self._con.interrupt()
 

@@ -1,4 +1,4 @@
-"""The Textual app: four screens over the same services the CLI uses."""
+"""The Textual app: five screens over the same services the CLI uses."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from casparian_tui.tui.screens.bench import BenchScreen
 from casparian_tui.tui.screens.discover import DiscoverScreen
 from casparian_tui.tui.screens.help import HelpScreen
 from casparian_tui.tui.screens.jobs import JobsScreen
+from casparian_tui.tui.screens.query import QueryScreen
 from casparian_tui.tui.screens.settings import SettingsScreen
 
 
@@ -28,6 +29,7 @@ class CasparianApp(App):
         "jobs": JobsScreen,
         "bench": BenchScreen,
         "settings": SettingsScreen,
+        "query": QueryScreen,
     }
     DEFAULT_MODE = "discover"
     BINDINGS = [
@@ -35,6 +37,7 @@ class CasparianApp(App):
         Binding("2", "switch_mode('jobs')", "Jobs"),
         Binding("3", "switch_mode('bench')", "Bench"),
         Binding("4", "switch_mode('settings')", "Settings"),
+        Binding("5", "switch_mode('query')", "Query"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]

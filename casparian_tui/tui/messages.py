@@ -50,3 +50,13 @@ class BacktestDone(Message):
 
     report: object | None
     error: str = ""
+
+
+@dataclass
+class ExportProgressed(Message):
+    """A running export wrote this many rows so far."""
+
+    rows: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ExportProgressed)

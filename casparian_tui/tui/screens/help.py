@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 GLOBAL_KEYS = [
-    ("1 2 3 4", "Discover · Jobs · Parser Bench · Settings"),
+    ("1 2 3 4 5", "Discover · Jobs · Parser Bench · Settings · Query"),
     ("?", "this help"),
     ("q", "quit"),
 ]
