@@ -10,7 +10,7 @@ from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_csv, print_json, print_table
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import query
-from casparian_tui.sentinel.selection import default_output_root
+from casparian_tui.sentinel.selection import resolve_output_root
 
 EXAMPLES = """\
 examples:
@@ -58,7 +58,7 @@ def cmd_query(ctx: Context, args: argparse.Namespace) -> int:
         raise UsageError("--limit must not be negative.")
     if (args.format or args.force) and not args.output_file:
         raise UsageError("--format and --force go with --output FILE.")
-    root = args.output or default_output_root(ctx.settings.home)
+    root = resolve_output_root(args.output, ctx.settings.home)
     if args.output_file:
         return query_export.export_to_file(ctx, args.sql, root, args.output_file, args.format, args.force, args.limit)
     args.limit = query.DEFAULT_LIMIT if args.limit is None else args.limit

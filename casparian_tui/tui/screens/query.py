@@ -87,9 +87,9 @@ class QueryScreen(ModeScreen):
         return self._history
 
     def output_root(self):
-        from casparian_tui.sentinel.selection import default_output_root
+        from casparian_tui.sentinel.selection import resolve_output_root
 
-        return default_output_root(self.app.db.settings.home)
+        return resolve_output_root(None, self.app.db.settings.home)
 
     # ---- the catalog tree ---------------------------------------------------------------------
     @work(exclusive=True, group="query-tree")
