@@ -89,7 +89,7 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
     pace.touch()
     scan = subprocess.Popen([sys.executable, "-c", PACED_CLI, "100", str(pace), "scan", str(tree), "--json"],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen, latencies, named = [], [], 0
+    seen, latencies, named, served = [], [], 0, 0
 
     def seen_enough() -> bool:
         # it kept refreshing, saw the catalog grow, and the status bar named the scanning
@@ -103,7 +103,9 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
             while (read_holder(db_path) or {}).get("pid") != scan.pid:
                 assert scan.poll() is None and time.monotonic() < deadline, scan.stderr.read()
                 await pilot.pause(0.01)
-            await wait_until(pilot, lambda: f"locked by PID {scan.pid}: casparian scan" in status_text(app))
+            # "locked by" until our first read, then "reading through": the scan serves our reads
+            await wait_until(pilot, lambda: any(f"{state} PID {scan.pid}: casparian scan" in status_text(app)
+                                                for state in ("locked by", "reading through")))
             discover = app.screen
             deadline = time.monotonic() + 60
             while not seen_enough() and scan.poll() is None and time.monotonic() < deadline:
@@ -113,6 +115,7 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
                 latencies.append(time.monotonic() - started)
                 seen.append(count)
                 named += f"PID {scan.pid}" in status_text(app)
+                served += f"reading through PID {scan.pid}: casparian scan" in status_text(app)
                 await pilot.pause(0.2)
             still_scanning = scan.poll() is None
             pace.unlink()
@@ -125,6 +128,7 @@ async def test_tui_keeps_refreshing_and_names_the_scanning_process(tmp_path, mon
     assert json.loads(out)["new"] == n  # the pace changed its speed, not what it wrote
     print("refreshes:", len(seen), "max latency", round(max(latencies), 3), "counts", seen[:8], "...")
     assert still_scanning and seen_enough(), (seen, named)
+    assert served >= 1, "the TUI's reads were never served by the scan"
     assert max(latencies) < 2.0, latencies
 
 

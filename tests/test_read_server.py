@@ -22,6 +22,7 @@ import pytest
 from casparian_tui.config import Settings
 from casparian_tui.db import Database, read_wire, trace
 from casparian_tui.db.status import lease_state
+from casparian_tui.errors import QueryInterrupted
 from casparian_tui.db.remote_connection import NotServed, RemoteConnection
 
 from conftest import REPO, run_cli
@@ -339,9 +340,12 @@ def test_reads_served_during_a_real_scan_see_whole_batches(tmp_path, _isolated_h
 
 
 def test_reads_served_during_a_run(tmp_path, _isolated_home):
+    pace = tmp_path / "pace"  # while it exists, each file takes a while: the run outlasts our reads
+    pace.touch()
     parser = tmp_path / "slowish.py"
-    parser.write_text("NAME = 'slowish'\nVERSION = '1'\nimport time\n"
-                      "def parse(path):\n    time.sleep(0.05)\n    return [{'p': path}]\n")
+    parser.write_text("NAME = 'slowish'\nVERSION = '1'\nimport os, time\n"
+                      f"def parse(path):\n    if os.path.exists({str(pace)!r}):\n        time.sleep(0.1)\n"
+                      "    return [{'p': path}]\n")
     folder = tmp_path / "in"
     folder.mkdir()
     files = []
@@ -360,6 +364,7 @@ def test_reads_served_during_a_run(tmp_path, _isolated_home):
             assert out.returncode == 0, out.stderr
             json.loads(out.stdout)
             served_by_run = sum(1 for e in trace.read(trace_file) if e["event"] == "served" and e["holder"] == run.pid)
+        pace.unlink()
         r_out, r_err = run.communicate(timeout=300)
     finally:
         if run.poll() is None:
@@ -368,3 +373,16 @@ def test_reads_served_during_a_run(tmp_path, _isolated_home):
     assert run.returncode == 0, r_err
     assert json.loads(r_out)["completed"] == 200
     assert served_by_run >= 1
+
+
+def test_an_interrupted_served_read_stops_on_the_holder_and_the_next_is_served(db_path, holder):
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        slow = db.submit_read(lambda c: c.query_value("SELECT count(*) FROM range(100000000000)"))
+        assert wait_for(lambda: db.actor._current is not None, timeout=30)
+        slow.interrupt()
+        with pytest.raises(QueryInterrupted):
+            slow.result(timeout=60)
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        assert db.actor.opens == 0  # still served, on the same connection
+    assert _finish(holder)["served"] >= 2

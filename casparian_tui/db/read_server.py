@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from multiprocessing.connection import (
     Client,
     Listener,
@@ -36,6 +37,8 @@ from casparian_tui.db import read_wire, trace
 _POLL_S = 0.1
 # How long stop() waits for handlers to put their cursors down.
 _STOP_JOIN_S = 2.0
+# While statements run, look this often whether their callers interrupted them or hung up.
+_WATCH_S = 0.02
 
 
 class ReadServer:
@@ -52,7 +55,8 @@ class ReadServer:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._handlers: set[threading.Thread] = set()
-        self._running: dict[int, Any] = {}  # thread ident -> cursor running a statement
+        self._running: dict[int, tuple[Any, Any]] = {}  # thread ident -> (cursor, caller) while a statement runs
+        self._busy = threading.Event()  # set while any statement runs
 
     @property
     def serving(self) -> bool:
@@ -82,6 +86,7 @@ class ReadServer:
             return False
         threading.Thread(target=self._accept_loop, args=(self._listener,), name="casparian-read-server",
                          daemon=True).start()
+        threading.Thread(target=self._watch_callers, name="casparian-read-watch", daemon=True).start()
         trace.event("serve", ok=True)
         return True
 
@@ -91,8 +96,9 @@ class ReadServer:
             return
         read_wire.remove_record(self.db_path, os.getpid())
         self._stopping.set()
+        self._busy.set()  # wakes the watcher, which then ends
         with self._lock:
-            for cursor in self._running.values():
+            for cursor, _caller in self._running.values():
                 cursor.interrupt()
             handlers = list(self._handlers)
         try:  # wake the accept loop
@@ -126,6 +132,22 @@ class ReadServer:
                 self._handlers.add(thread)
             thread.start()
 
+    def _watch_callers(self) -> None:
+        """Interrupt a statement whose caller sent something (an interrupt) or went away."""
+        while not self._stopping.is_set():
+            self._busy.wait()
+            time.sleep(_WATCH_S)
+            with self._lock:
+                running = list(self._running.values())
+                if not running:
+                    self._busy.clear()
+            for cursor, caller in running:
+                try:
+                    if caller.poll(0):
+                        cursor.interrupt()
+                except (OSError, EOFError):
+                    cursor.interrupt()
+
     def _handle(self, conn) -> None:
         cursor = None
         try:
@@ -137,7 +159,9 @@ class ReadServer:
                 if not conn.poll(_POLL_S):
                     continue
                 request = read_wire.loads(conn.recv_bytes())
-                reply, in_tx = self._answer(cursor, request, in_tx)
+                if request == ("interrupt",):
+                    continue  # came after its statement had finished: nothing to stop, no reply
+                reply, in_tx = self._answer(cursor, request, in_tx, conn)
                 conn.send_bytes(read_wire.dumps(reply))
             if not self._stopping.is_set():
                 return
@@ -154,7 +178,7 @@ class ReadServer:
             with self._lock:
                 self._handlers.discard(threading.current_thread())
 
-    def _answer(self, cursor, request, in_tx: bool) -> tuple[tuple, bool]:
+    def _answer(self, cursor, request, in_tx: bool, caller) -> tuple[tuple, bool]:
         """The reply to one request, and whether a caller's read transaction is open after it."""
         import duckdb
 
@@ -180,15 +204,12 @@ class ReadServer:
             return ("closing",), in_tx
         me = threading.get_ident()
         with self._lock:
-            self._running[me] = cursor
+            self._running[me] = (cursor, caller)
+            self._busy.set()
         try:
             if not in_tx:
                 cursor.execute("BEGIN TRANSACTION READ ONLY").fetchall()
-            try:
-                payload = _run(cursor, kind, sql, list(params))
-            finally:
-                if not in_tx:
-                    cursor.execute("ROLLBACK").fetchall()
+            payload = _run(cursor, kind, sql, list(params))
         except duckdb.InterruptException:
             return (("closing",) if self._stopping.is_set() else ("error", "interrupted", "interrupted")), in_tx
         except duckdb.Error as exc:
@@ -196,6 +217,11 @@ class ReadServer:
         finally:
             with self._lock:
                 self._running.pop(me, None)
+            if not in_tx:  # (after leaving _running: nothing interrupts the rollback)
+                try:
+                    cursor.execute("ROLLBACK").fetchall()
+                except duckdb.Error:
+                    pass
         self.served += 1
         return ("ok", payload), in_tx
 

@@ -66,6 +66,11 @@ class RemoteConnection(Connection):
             return None
         return cls(conn, record)
 
+    @property
+    def usable(self) -> bool:
+        """False once the connection was dropped (interrupted, holder gone): ask for a new one."""
+        return not self._broken
+
     # ---- reads -----------------------------------------------------------------
     def query_all(self, sql: str, params: Params = ()) -> list[tuple]:
         return self._ask(("all", sql, tuple(params)))
@@ -126,10 +131,13 @@ class RemoteConnection(Connection):
         self._interrupted.clear()
         try:
             self._conn.send_bytes(read_wire.dumps(request))
+            asked_to_stop = False
             while not self._conn.poll(_SLICE_S):
-                if self._interrupted.is_set():
-                    self._broken = True  # its answer would come out of turn: drop the connection
-                    raise QueryInterrupted("The query was interrupted.")
+                if self._interrupted.is_set() and not asked_to_stop:
+                    # The holder stops the statement and answers "interrupted"
+                    # (or its result, if it was done): the connection stays in step.
+                    self._conn.send_bytes(read_wire.dumps(("interrupt",)))
+                    asked_to_stop = True
                 if time.monotonic() >= self.deadline or not pid_alive(self.holder["pid"]):
                     raise HolderGone("the holder did not answer")
             data = self._conn.recv_bytes()

@@ -77,10 +77,10 @@ class SharedFile:
     def prepare(self, write: bool, use_holder: bool = True) -> None:
         deadline = self.policy.clock() + self.settings.wait_s
         if self.served:
-            if not write:
+            if not write and self.conn.usable:
                 self.conn.deadline = self.policy.served_deadline(deadline)
                 return
-            self.close("write")
+            self.close("write" if write else "served connection dropped")
         use_holder = (use_holder and not write and self.settings.backend == "duckdb"
                       and self.settings.serve_reads)
         if use_holder and self.conn is None and self._use_holder(deadline):
@@ -232,6 +232,8 @@ class SharedFile:
         self._marker.announce(writer=False)
         since = self.policy.clock()
         while self.policy.still_deferring(since, deadline):
+            if self._watch_holder and self.policy.holder_to_try(self._holder_refused):
+                raise HolderAppeared  # the writer is in and serves: no need to wait for the file
             time.sleep(0.005)
 
     def _await_unlocked(self, read_only: bool, until: float) -> bool:

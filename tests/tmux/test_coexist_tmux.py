@@ -40,8 +40,9 @@ def test_tui_answers_and_names_a_cli_scan_in_another_process(tui, tmp_path):
     try:
         try:
             # the pane can be narrower than asked for (80 columns seen here), so
-            # the holder's command may be cut; its pid is always there
-            screen = tui.wait_for(f"locked by PID {scan.pid}:", timeout=30)
+            # the holder's command may be cut; its pid is always there ("locked by
+            # PID n:" until the TUI reads, then "reading through PID n:", served by the scan)
+            screen = tui.wait_for(f"PID {scan.pid}:", timeout=30)
         except AssertionError:
             scan.kill()
             raise AssertionError((scan.returncode, *scan.communicate()))
