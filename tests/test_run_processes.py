@@ -58,17 +58,41 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
+# A run driven from a thread, as the TUI drives a backtest: the forkserver it
+# starts cannot use the parent-death signal, so the workers' own watch counts.
+IN_A_THREAD = """
+import sys, threading
+from pathlib import Path
+from casparian_tui.config import Settings
+from casparian_tui.db import Database
+from casparian_tui.sentinel import selection
+from casparian_tui.sentinel.plugin import load_parser
+from casparian_tui.sentinel.runner import RunOptions, Runner
+parser, data, backend, out = sys.argv[1:]
+db = Database(Settings.resolve(backend=backend))
+spec = load_parser(parser)
+db.write("plan", lambda c: selection.plan_jobs(
+    c, spec, selection.register_paths(c, selection.expand_paths([data])), False))
+t = threading.Thread(target=lambda: Runner(db, spec, RunOptions(output_root=Path(out), workers=2, timeout_s=600)).run())
+t.start()
+t.join()
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_kill_9_of_run_takes_its_workers_forkserver_and_tracker_along(backend, tmp_path):
+@pytest.mark.parametrize("how", ["cli", "thread"])
+def test_kill_9_of_run_takes_its_workers_forkserver_and_tracker_along(backend, tmp_path, how):
     marker = tmp_path / "spinning"
     parser = tmp_path / "spinner.py"
     parser.write_text(SPINNER.format(marker=str(marker)))
     data = tmp_path / "a.txt"
     data.write_text("x\n")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "casparian_tui", "run", str(parser), str(data), "--backend", backend,
-         "--workers", "2", "--timeout", "600", "--json"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if how == "cli":
+        argv = ["-m", "casparian_tui", "run", str(parser), str(data), "--backend", backend, "--workers", "2",
+                "--timeout", "600", "--json"]
+    else:
+        argv = ["-c", IN_A_THREAD, str(parser), str(data), backend, str(tmp_path / "out")]
+    run = subprocess.Popen([sys.executable, *argv], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(marker.exists, timeout=60), "the parser never started"
         worker = int(marker.read_text())

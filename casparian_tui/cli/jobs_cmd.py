@@ -150,9 +150,9 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     for p in d.output_paths:
         print(f"output  {safe_text(p)}")
     if d.error:
-        print("\nerror:\n  " + safe_text(d.error).replace("\\n", "\n  "))
-    elif j.previous_error:
-        print(f"\nprevious try failed:\n  {safe_text(j.previous_error)}")
+        # a job still in play keeps the error of its last failed try, said as such
+        heading = "previous try failed" if j.previous_error else "error"
+        print(f"\n{heading}:\n  " + safe_text(d.error).replace("\\n", "\n  "))
     if d.traceback:
         print("\ntraceback:")
         for line in d.traceback.rstrip().splitlines():

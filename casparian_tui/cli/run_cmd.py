@@ -31,9 +31,11 @@ Files whose output is up to date (same size, mtime and parser fingerprint) are
 skipped unless --force. Without FILES, --tag or --source, the parser's TAGS
 select the files. Outputs: <home>/output/<parser>/<version>/<output>/*.parquet.
 JSON keys: parser, version, jobs, completed, failed (jobs that did not complete),
-dead_lettered, done_by_other_runs (another run of the parser took part: each
-run counts only its own share), skipped, changed (files found changed on disk since the catalog saw
-them: re-parsed, catalog updated), rows, quarantined_rows, outputs, duration_s.
+dead_lettered, done_by_other_runs (when another run of the parser shares the
+jobs, each run counts only its own share), skipped, changed (files whose size
+or mtime changed since the catalog saw them: parsed again, catalog updated),
+rows, quarantined_rows, outputs, duration_s. What a parser prints is kept with
+its job (casparian job show ID), never on this command's stdout.
 Ctrl+C stops claiming, requeues running jobs and publishes no partial output.
 """
 

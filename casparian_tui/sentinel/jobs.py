@@ -107,7 +107,7 @@ class JobEvent:
 @dataclass(frozen=True)
 class JobDetail:
     job: JobRow
-    error: str  # in full
+    error: str  # in full (for a job still in play: its last failed try's, see job.previous_error)
     traceback: str
     parser_path: str
     parser_fingerprint: str
@@ -228,8 +228,6 @@ def job_detail(conn: Connection, job_id: int) -> JobDetail:
         paths = [shown_path(p) for p in json.loads(outputs or "[]")]
     except ValueError:
         paths = []
-    if job.status in (q.QUEUED, q.RUNNING):
-        error, tb = "", ""  # the last failed try's: shown as previous_error, and in the events
     return JobDetail(job, error or "", tb or "", ppath or "", fp, owner or "", lease_exp, run_after, started,
                      paths, superseded, dead, tail or "", events)
 

@@ -42,7 +42,10 @@ def inspect_parser(path: str | Path, timeout_s: float) -> ParserSpec:
             _, err = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             child.kill()
-            child.communicate()
+            try:
+                child.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass  # something it started still holds the pipe: no more to learn from it
             raise ParserInvalid(
                 f"Parser {path.name} did not finish loading within {timeout_s:g} s (its module-level code "
                 "runs at import).", hint="Move slow work into parse(), or raise --timeout.") from None

@@ -29,7 +29,7 @@ from casparian_tui.outputs.parquet import PartBuffer
 from casparian_tui.outputs.shape import ShapeError, add_lineage, quarantine_table, shape, split_outputs
 from casparian_tui.scout.pathcodec import ESC, to_bytes
 from casparian_tui.sentinel.hosts import host_name
-from casparian_tui.sentinel.lifeline import die_with_parent
+from casparian_tui.sentinel.lifeline import die_with_coordinator, die_with_parent
 from casparian_tui.sentinel.plugin import ParserInvalid, TransientError, load_parser, type_from_alias
 from casparian_tui.sentinel.queue import MAX_STORED_TEXT, cap_text
 
@@ -56,6 +56,7 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
     # decides what happens, workers just keep still until told or killed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
+    die_with_coordinator(conn.fileno())
     output = OutputCapture()
     try:
         spec = load_parser(cfg.parser_path)

@@ -222,7 +222,7 @@ def render_detail(d: jobs.JobDetail) -> Text:
     text.append(f" · {j.parser} {j.version} · tries {j.tries_text}\n")
     text.append(short_path(j.file) + "\n", style="dim")
     if d.error:
-        text.append("error: ", style="bold red")
+        text.append("previous try: " if j.previous_error else "error: ", style="bold red")
         text.append(d.error + "\n")
     if d.traceback:
         text.append(d.traceback.rstrip() + "\n", style="dim")
