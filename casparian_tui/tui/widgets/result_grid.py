@@ -151,7 +151,8 @@ class ResultGrid(Vertical):
             text.append(" (counting…)", style="dim")
         else:
             text.append(f"{r.row_count:,} row{'s' if r.row_count != 1 else ''}", style="bold")
-        text.append(f" · {r.elapsed_s * 1000:,.0f} ms", style="dim")
+        if not getattr(self.app, "deterministic", False):  # snapshots must not show timings
+            text.append(f" · {r.elapsed_s * 1000:,.0f} ms", style="dim")
         if r.row_count is not None and r.row_count > self.loaded:
             text.append(f" · {self.loaded:,} loaded, more as you scroll", style="dim")
         text.append("   f frequency · e export", style="dim")
