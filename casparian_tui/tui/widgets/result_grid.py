@@ -106,6 +106,8 @@ class ResultGrid(Vertical):
                 return
             if self.result is result:
                 self._summarize()
+        if self._more:
+            result.prefetch(1)  # while the first page is read, the next one is fetched
 
     async def _wait(self, fut):
         self._pending = fut
@@ -181,6 +183,8 @@ class ResultGrid(Vertical):
         self.loaded += len(page.rows)
         self._more = len(page.rows) == result.page_rows and (result.row_count is None or result.row_count > self.loaded)
         self._summarize()
+        if self._more:
+            result.prefetch(index + 1)
 
     # ---- frequency and export -----------------------------------------------------------------
     def cursor_column(self) -> str | None:
