@@ -72,6 +72,8 @@ class ResultGrid(Vertical):
     def open(self, result) -> None:
         """Show `result` (a ResultSet not opened yet), replacing what was shown."""
         if self.result is not None:
+            if self._pending is not None:
+                self.result.interrupt()  # a new run replaces the one still running
             self.result.close()
         self.result = result
         self.running = True
