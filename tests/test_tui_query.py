@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from textual.widgets import DataTable, Static, TextArea, Tree
+from textual.widgets import Static, TextArea, Tree
 
 from casparian_tui.tui.screens.result_dialogs import ExportDialog, FrequencyScreen, HistoryScreen
 from casparian_tui.tui.widgets.result_grid import ResultGrid
