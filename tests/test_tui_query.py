@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from textual.widgets import DataTable, Static, TextArea, Tree
+from textual.widgets import Static, TextArea, Tree
 
 from casparian_tui.tui.screens.result_dialogs import ExportDialog, FrequencyScreen, HistoryScreen
 from casparian_tui.tui.widgets.result_grid import ResultGrid
@@ -17,20 +17,23 @@ from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_u
 
 
 def write_outputs(home: Path, n: int = 1000) -> Path:
-    """An output with lineage columns and a quarantine naming lines of a real source file."""
+    """An output with lineage columns and a quarantine naming lines of a real source file.
+
+    The source path is written as ~/input.log ($HOME is the test's folder), so snapshots show the same text.
+    """
     src = home.parent / "input.log"
     src.write_text("".join(f"2024-05-01 12:00:{i % 60:02d} INFO [c] line {i}\n" for i in range(1, 41)))
     folder = home / "output" / "log_lines" / "1.0" / "log_lines"
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"level": [("INFO", "WARN", "ERROR", "INFO")[i % 4] for i in range(n)],
                              "line": pa.array(range(1, n + 1), pa.int64()),
-                             "_cf_source_path": [str(src)] * n,
+                             "_cf_source_path": ["~/input.log"] * n,
                              "_cf_job_id": pa.array([1] * n, pa.int64())}), folder / "part-1.parquet")
     q = folder.with_name("log_lines_quarantine")
     q.mkdir()
     pq.write_table(pa.table({"_cf_row": [json.dumps({"line": 20, "message": "garbled"}), "{}"],
                              "_cf_error": ["ts: not a timestamp", "whole file: bad encoding"],
-                             "_cf_source_path": [str(src)] * 2}), q / "part-1.parquet")
+                             "_cf_source_path": ["~/input.log"] * 2}), q / "part-1.parquet")
     return src
 
 
@@ -203,7 +206,7 @@ def test_outputs_browser_and_quarantine(tmp_path, monkeypatch):
             g.table.move_cursor(row=0)
             await settle(pilot)
             raw = str(app.screen.query_one("#raw-input", Static).render())
-            assert "ts: not a timestamp" in raw and "line 20" in raw and str(src) in raw
+            assert "ts: not a timestamp" in raw and "line 20" in raw and "~/input.log" in raw and src.exists()
             g.table.move_cursor(row=1)
             await settle(pilot)
             raw = str(app.screen.query_one("#raw-input", Static).render())

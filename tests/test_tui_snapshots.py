@@ -12,7 +12,7 @@ import pytest
 
 from tui_support import SIZE, make_app, seed_jobs, settle, tui_settings
 
-SCREENS = {"discover": "1", "jobs": "2", "bench": "3", "settings": "4"}
+SCREENS = {"discover": "1", "jobs": "2", "bench": "3", "settings": "4", "query": "5"}
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +67,77 @@ def test_help(snap_compare, tmp_path, monkeypatch):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+# ---- the Query screen and the Outputs browser -------------------------------------------------
+def query_app(tmp_path, monkeypatch):
+    from test_tui_query import write_outputs
+
+    app = build(tmp_path, monkeypatch, "normal")
+    write_outputs(app.db.settings.home)
+    return app
+
+
+async def _run_sql(pilot, sql: str) -> None:
+    from tui_support import wait_until
+
+    await settle(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+    pilot.app.screen.query_one("#query-editor").text = sql
+    await pilot.press("f5")
+    grid = pilot.app.screen.query_one("#query-results")
+    await wait_until(pilot, lambda: not grid.running and grid.result is not None
+                     and (grid.result.row_count is not None or "✗" in str(grid.query_one(".grid-summary").render())))
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT level, count(*) AS n, min(line) AS first_line\nFROM outputs.log_lines_log_lines\nGROUP BY 1 ORDER BY 2 DESC",
+    "SELECT * FROM no_such_table",
+], ids=["results", "error"])
+def test_query_screen(snap_compare, tmp_path, monkeypatch, sql):
+    app = query_app(tmp_path, monkeypatch)
+
+    async def run_it(pilot):
+        await _run_sql(pilot, sql)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_it)
+
+
+def test_query_frequency(snap_compare, tmp_path, monkeypatch):
+    app = query_app(tmp_path, monkeypatch)
+
+    async def frequency(pilot):
+        from tui_support import wait_until
+
+        await _run_sql(pilot, "SELECT level, line FROM outputs.log_lines_log_lines")
+        pilot.app.screen.query_one("#query-results .grid-table").focus()
+        await pilot.press("f")
+        await wait_until(pilot, lambda: pilot.app.screen.has_class("frequency-screen"))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=frequency)
+
+
+@pytest.mark.parametrize("view", ["outputs", "quarantine"])
+def test_outputs_browser(snap_compare, tmp_path, monkeypatch, view):
+    app = query_app(tmp_path, monkeypatch)
+
+    async def browse(pilot):
+        from tui_support import wait_until
+
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "outputs", None))
+        await pilot.press("b" if view == "quarantine" else "enter")
+        grid = pilot.app.screen.query_one("#outputs-grid")
+        await wait_until(pilot, lambda: grid.result is not None and grid.result.row_count is not None)
+        if view == "quarantine":
+            grid.table.focus()
+            grid.table.move_cursor(row=0)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=browse)

@@ -7,6 +7,7 @@ read); the database adds the contract status and the last run.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def source_context(path: str, row_json: str | None = None, around: int = 5, head
     stop = line + around if line else head
     ctx = SourceContext(path, start, focus=line)
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as fh:
             for n, text in enumerate(fh, start=1):
                 if n > stop:
                     break

@@ -71,6 +71,7 @@ class ResultSet:
         self._pages: OrderedDict[int, list[tuple]] = OrderedDict()
         self._lock = threading.Lock()
         self._running: set = set()
+        self._inflight: dict[int, Future] = {}
         self._views = None
         self._scratch = None
         self._sqlite_plain: bool | None = None
@@ -85,11 +86,29 @@ class ResultSet:
             rows = self._pages.get(index)
             if rows is not None:
                 self._pages.move_to_end(index)
+            inflight = self._inflight.get(index)
         if rows is not None:
             done: Future = Future()
             done.set_result(Page(index, rows, 0.0))
             return done
-        return self._submit(lambda r: self._fetch_page(r, index))
+        if inflight is not None:  # asked for again (e.g. prefetched, then scrolled to): one request
+            return inflight
+        fut = self._submit(lambda r: self._fetch_page(r, index))
+        with self._lock:
+            self._inflight[index] = fut
+        fut.add_done_callback(lambda _f: self._inflight.pop(index, None))
+        return fut
+
+    @property
+    def fetching(self) -> bool:
+        """A page request is on its way."""
+        with self._lock:
+            return any(not f.done() for f in self._inflight.values())
+
+    def prefetch(self, index: int) -> None:
+        """Fetch page `index` into the cache now, so scrolling to it finds it there."""
+        if index >= 0 and (self.row_count is None or index * self.page_rows < self.row_count):
+            self.page(index)
 
     def count(self) -> Future:
         def run(r):

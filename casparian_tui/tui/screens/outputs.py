@@ -24,7 +24,7 @@ from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.result_grid import ResultGrid, error_line
-from casparian_tui.tui.widgets.status_bar import StatusBar
+from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 from casparian_tui.units import human_bytes
 
 HELP_KEYS = [
@@ -65,8 +65,8 @@ class OutputsScreen(Screen):
 
     def on_mount(self) -> None:
         t = self.query_one("#outputs-table", DataTable)
-        for label, width in (("parser", 16), ("version", 8), ("output", 18), ("rows", 11), ("files", 6),
-                             ("size", 9), ("quarantined", 11), ("contract", 12), ("last run", 17), ("", 6)):
+        for label, width in (("parser", 14), ("version", 8), ("output", 16), ("rows", 11), ("files", 6),
+                             ("size", 9), ("quarantined", 11), ("contract", 12), ("last run", 16), ("", 6)):
             t.add_column(label, width=width, key=label or "latest")
         self.query_one("#raw-input", Static).display = False
         t.focus()
@@ -93,10 +93,11 @@ class OutputsScreen(Screen):
                       Text("latest", style="green") if o.latest else "")
         info = self.query_one("#outputs-info", Static)
         if not self.outputs:
-            info.update(Text(f"No outputs under {root} yet. Run a parser: casparian run PARSER.py --tag TAG",
-                             style="dim"))
+            info.update(Text(f"No outputs under {short_path(root)} yet. "
+                             "Run a parser: casparian run PARSER.py --tag TAG", style="dim"))
         else:
-            info.update(Text(f"{len(self.outputs)} output folders under {root} · "
+            n = len(self.outputs)
+            info.update(Text(f"{n} output{'s' if n != 1 else ''} under {short_path(root)} · "
                              "Enter rows · b quarantine · Esc back", style="dim"))
 
     def _current(self):
@@ -158,7 +159,7 @@ class OutputsScreen(Screen):
             raw.update(text)
             return
         ctx = source_context(str(path), values.get("_cf_row"))
-        text.append(f"{path}\n", style="bold")
+        text.append(f"{short_path(str(path))}\n", style="bold")
         if ctx.error:
             text.append(ctx.error, style="red")
         else:

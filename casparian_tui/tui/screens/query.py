@@ -27,7 +27,7 @@ HELP_KEYS = [
     ("Esc", "stop the running query"),
     ("Ctrl+↑ Ctrl+↓", "older / newer query from the history"),
     ("Ctrl+R", "pick from the history (last 500, kept in the home folder)"),
-    ("Tab", "editor → results → catalog tree"),
+    ("Tab", "leave the editor (then 1-5 switch screens); editor → results → tree"),
     ("Enter (tree)", "insert the table, view or column name at the cursor"),
     ("f (results)", "frequency table of the cursor's column"),
     ("e (results)", "export the result to .csv, .parquet or .jsonl"),
@@ -110,9 +110,10 @@ class QueryScreen(ModeScreen):
         groups = {"output": tree.root.add("outputs", data="outputs", expand=True),
                   "table": tree.root.add("catalog tables", data="tables", expand="tables" in expanded)}
         if not any(e.kind == "output" for e in entries):
-            groups["output"].add_leaf(Text("no outputs yet (casparian run)", style="dim"))
+            groups["output"].add_leaf(Text("none yet: casparian run", style="dim"))
         for e in entries:
-            node = groups[e.kind].add(e.name, data=e.name, expand=e.name in expanded)
+            label = e.name.removeprefix("outputs.")  # the group says it; the tree is narrow
+            node = groups[e.kind].add(label, data=e.name, expand=e.name in expanded)
             for col, kind in e.columns:
                 label = Text(col)
                 label.append(f" {kind.lower()}", style="dim")

@@ -29,7 +29,9 @@ class FrequencyScreen(ModalScreen[None]):
         shown = len(f.rows)
         with Vertical(classes="dialog frequency-box"):
             yield Label(f"Frequency of {f.column}", classes="dialog-title")
-            note = f"{f.distinct:,} distinct values in {f.total:,} rows · {f.elapsed_s * 1000:,.0f} ms"
+            note = f"{f.distinct:,} distinct values in {f.total:,} rows"
+            if not getattr(self.app, "deterministic", False):
+                note += f" · {f.elapsed_s * 1000:,.0f} ms"
             if shown < f.distinct:
                 note += f" · the {shown:,} most frequent"
             yield Static(Text(note, style="dim"))

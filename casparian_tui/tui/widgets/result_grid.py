@@ -72,6 +72,8 @@ class ResultGrid(Vertical):
     def open(self, result) -> None:
         """Show `result` (a ResultSet not opened yet), replacing what was shown."""
         if self.result is not None:
+            if self._pending is not None:
+                self.result.interrupt()  # a new run replaces the one still running
             self.result.close()
         self.result = result
         self.running = True
@@ -106,6 +108,8 @@ class ResultGrid(Vertical):
                 return
             if self.result is result:
                 self._summarize()
+        if self._more:
+            result.prefetch(1)  # while the first page is read, the next one is fetched
 
     async def _wait(self, fut):
         self._pending = fut
@@ -151,7 +155,8 @@ class ResultGrid(Vertical):
             text.append(" (counting…)", style="dim")
         else:
             text.append(f"{r.row_count:,} row{'s' if r.row_count != 1 else ''}", style="bold")
-        text.append(f" · {r.elapsed_s * 1000:,.0f} ms", style="dim")
+        if not getattr(self.app, "deterministic", False):  # snapshots must not show timings
+            text.append(f" · {r.elapsed_s * 1000:,.0f} ms", style="dim")
         if r.row_count is not None and r.row_count > self.loaded:
             text.append(f" · {self.loaded:,} loaded, more as you scroll", style="dim")
         text.append("   f frequency · e export", style="dim")
@@ -180,6 +185,8 @@ class ResultGrid(Vertical):
         self.loaded += len(page.rows)
         self._more = len(page.rows) == result.page_rows and (result.row_count is None or result.row_count > self.loaded)
         self._summarize()
+        if self._more:
+            result.prefetch(index + 1)
 
     # ---- frequency and export -----------------------------------------------------------------
     def cursor_column(self) -> str | None:
