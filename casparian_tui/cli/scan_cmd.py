@@ -63,6 +63,9 @@ def resolve_target(ctx: Context, target: str) -> Source:
 
 
 def cmd_scan(ctx: Context, args: argparse.Namespace) -> int:
+    from casparian_tui.scout.excludes import compile_excludes
+
+    compile_excludes(args.exclude)  # a bad --exclude is refused before a new folder is registered
     src = resolve_target(ctx, args.target)
     for other in ctx.db.read(lambda c: overlapping_sources(c, src)):
         print(
