@@ -19,7 +19,12 @@ examples:
   casparian query "SHOW ALL TABLES"
 
 Only one read-only statement (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
-Writes, ATTACH, COPY ... TO, INSTALL/LOAD, SET and PRAGMA are refused (exit 1).
+Writes, ATTACH, COPY ... TO, INSTALL/LOAD, SET, PRAGMA, CHECKPOINT and
+side-effect functions (checkpoint(), setseed(), query()) are refused (exit 1),
+also inside EXPLAIN ANALYZE. Reading files (read_csv, glob) is allowed: it
+reads what your user may read.
+--csv: RFC 4180 quoting, LF line ends; exact to a pipe or file, control
+characters escaped on a terminal.
 Each parser output is a view outputs.<parser>_<output> over its latest version.
 On the SQLite backend only the catalog tables can be queried (SQLite cannot
 read Parquet); use the DuckDB backend to query outputs.
