@@ -255,8 +255,8 @@ def test_every_command_handles_the_gauntlet(backend, gauntlet, tmp_path):
 
 
 def test_scan_errors_name_the_exact_folder_in_json(backend, tmp_path):
-    root = tmp_path / "tree"
-    rootb = os.fsencode(str(root))
+    rootb = os.fsencode(str(tmp_path)) + b"/tree-\xff\x1b"
+    root = os.fsdecode(rootb)
     names = [b"locked-\xff\x1b", b"lo\nck\xe2\x80\xae"]
     for name in names:
         os.makedirs(os.path.join(rootb, name))
@@ -271,3 +271,8 @@ def test_scan_errors_name_the_exact_folder_in_json(backend, tmp_path):
     errors = json.loads(out)["errors"]
     assert sorted(exact(e["path"]) for e in errors) == sorted(names)
     assert {"bytes": base64.b64encode(names[0]).decode()} in [e["path"] for e in errors]
+    assert exact(json.loads(out)["root"]) == rootb
+    code, out, err = _cli(root, ["--backend", backend, "--db", str(tmp_path / "e.db")], "source", "list", "--json")
+    assert code == 0, err
+    _safe(out, "source list --json")
+    assert [exact(s["root"]) for s in json.loads(out)] == [rootb]

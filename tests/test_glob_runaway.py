@@ -72,3 +72,40 @@ def test_a_long_query_ends_on_a_signal(backend, tmp_path, signum):
             proc.kill()
     assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum), err
     assert "Traceback" not in err
+
+
+# `casparian scan`, with small batches each followed by a pause: a scan that
+# is still committing whenever the signal comes.
+PACED_SCAN = """
+import sys, time
+from casparian_tui.scout import scanner
+scanner.Scanner.__init__.__kwdefaults__["batch_rows"] = 50
+write_batch = scanner.Scanner._write_batch
+def paced(self, *args, **kwargs):
+    done = write_batch(self, *args, **kwargs)
+    print("batch", flush=True)
+    time.sleep(0.05)
+    return done
+scanner.Scanner._write_batch = paced
+from casparian_tui.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_scan_ends_on_a_signal(backend, tmp_path, signum):
+    from casparian_tui.scout.testtree import make_tree
+
+    root = tmp_path / "tree"
+    make_tree(root, 5000, seed=3, depth=1, files_per_dir=500)
+    proc = subprocess.Popen([sys.executable, "-c", PACED_SCAN, "scan", str(root), *_args(backend, tmp_path)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "batch", proc.communicate()  # committing now
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum), err
+    assert "Traceback" not in err

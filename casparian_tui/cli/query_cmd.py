@@ -22,7 +22,12 @@ examples:
   casparian query "SELECT * FROM scout_files" --output files.csv --force
 
 Only one read-only statement (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
-Writes, ATTACH, COPY ... TO, INSTALL/LOAD, SET and PRAGMA are refused (exit 1).
+Writes, ATTACH, COPY ... TO, INSTALL/LOAD, SET, PRAGMA, CHECKPOINT and
+side-effect functions (checkpoint(), setseed(), query()) are refused (exit 1),
+also inside EXPLAIN ANALYZE. Reading files (read_csv, glob) is allowed: it
+reads what your user may read.
+--csv: RFC 4180 quoting, LF line ends; exact to a pipe or file, control
+characters escaped on a terminal.
 Each parser output is a view outputs.<parser>_<output> over its latest version.
 On the SQLite backend a query that reads outputs runs on an in-memory DuckDB
 over the Parquet; the catalog tables it joins are copied in (at most 200,000

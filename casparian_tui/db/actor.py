@@ -186,7 +186,15 @@ class DbActor:
         if thread is not None:
             self._queue.put(None)
             if thread is not threading.current_thread():
-                thread.join(timeout)
+                # Interrupt again until the thread ends: a request that was
+                # still opening the file, or between two statements, when the
+                # first interrupt came would otherwise run on unstopped.
+                deadline = time.monotonic() + timeout
+                while thread.is_alive() and time.monotonic() < deadline:
+                    with self._current_lock:
+                        if self._current is not None and self._conn is not None:
+                            self._conn.interrupt()
+                    thread.join(0.05)
                 if thread.is_alive():
                     # Stuck in Python code we cannot interrupt; the OS drops the
                     # lock when we exit, but the record would say we still write.

@@ -36,16 +36,17 @@ class GlobMatcher:
         self._ids: dict[frozenset, int] = {}
         self._sets: list[frozenset] = []
         self._accepting: list[bool] = []
-        self._trans: dict[tuple[int, str], int] = {}
+        self._table: list[dict[str, int]] = []  # per state: unit -> next state
+        self._known = 0  # transitions in _table
         self._start = self._intern(self._closure({0}))
         self._dead = self._intern(frozenset())
 
     def fullmatch(self, subject: str) -> bool:
         state = self._start
-        trans = self._trans
+        table = self._table
         dead = self._dead
         for unit in (_units(subject) if ESC in subject else subject):
-            nxt = trans.get((state, unit))
+            nxt = table[state].get(unit)
             if nxt is None:
                 nxt = self._step(state, unit)
             state = nxt
@@ -74,11 +75,14 @@ class GlobMatcher:
             self._ids[states] = sid
             self._sets.append(states)
             self._accepting.append(self._n in states)
+            self._table.append({})
         return sid
 
     def _step(self, sid: int, unit: str) -> int:
-        if len(self._trans) >= _MAX_TRANSITIONS:
-            self._trans.clear()
+        if self._known >= _MAX_TRANSITIONS:
+            for row in self._table:
+                row.clear()
+            self._known = 0
         nxt: set[int] = set()
         for s in self._sets[sid]:
             if s < 0:  # inside a dirs token: any unit, and '/' may end it
@@ -109,7 +113,8 @@ class GlobMatcher:
                 if unit == "/":
                     nxt.add(s + 1)
         result = self._intern(self._closure(nxt))
-        self._trans[(sid, unit)] = result
+        self._table[sid][unit] = result
+        self._known += 1
         return result
 
     def _eq(self, lit: str, unit: str) -> bool:

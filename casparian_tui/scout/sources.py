@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
-from casparian_tui.scout.pathcodec import decode_name, display_name, encode_name
+from casparian_tui.scout.pathcodec import decode_name, display_name, encode_name, shown_path
 
 _COLUMNS = "id, name, root, enabled, created_at, updated_at, last_scan_at, file_count, total_bytes"
 
@@ -45,7 +45,8 @@ class Source:
 
     @property
     def root_display(self) -> str:
-        return display_name(self.root)
+        """Printable text; in `--json` the exact root (see pathcodec.ShownPath)."""
+        return shown_path(self.root)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -92,7 +93,8 @@ def _check_name(name: str) -> str:
 
 
 def get_source(conn: Connection, name: str) -> Source | None:
-    return _row(conn.query_one(f"SELECT {_COLUMNS} FROM scout_sources WHERE name = ?", [name]))
+    # encoded: a folder path typed where a name may be is not always UTF-8
+    return _row(conn.query_one(f"SELECT {_COLUMNS} FROM scout_sources WHERE name = ?", [encode_name(name)]))
 
 
 def get_source_by_id(conn: Connection, source_id: int) -> Source | None:
