@@ -141,6 +141,13 @@ def parse_outputs(raw: Any, where: str) -> dict[str, dict[str, pa.DataType]]:
 
 
 def type_from_alias(alias: Any, where: str) -> pa.DataType:
+    """The type of a column declaration ('int64', 'int64?' or {'type': ..., 'nullable': ...})."""
+    from casparian_tui.contracts.columns import BadColumnType, split_alias
+
+    try:
+        alias = split_alias(alias)[0]
+    except BadColumnType as exc:
+        raise ParserInvalid(f"{where}: {exc}.") from None
     if isinstance(alias, pa.DataType):
         return alias
     try:
