@@ -23,10 +23,44 @@ def filled(db):
             deleted=[None, None, None, None, None, 123],
         )
         add_files(conn, s2, ["z.csv", encode_name(b"caf\xe9.csv")])
+        for path in ("a/1.log", "100%_done.csv"):  # a completed job: these two are processed
+            add_job(conn, path, "p", "COMPLETED")
         return s1, s2
 
     db.sources = db.write("fill", fill)
     return db
+
+
+def add_job(conn, rel_path: str, parser: str, status: str) -> None:
+    fid = conn.query_value("SELECT id FROM scout_files WHERE rel_path = ?", (rel_path,))
+    conn.execute(
+        "INSERT INTO cf_processing_queue (file_id, parser_name, parser_version, parser_fingerprint, status,"
+        " created_at, updated_at) VALUES (?, ?, '1', 'fp', ?, 0, 0)",
+        (fid, parser, status),
+    )
+
+
+def test_status_is_derived_from_the_latest_job_per_parser(filled):
+    def jobs(conn):
+        add_job(conn, "b/2.csv", "p", "FAILED")
+        add_job(conn, "b/2.csv", "p", "COMPLETED")  # a later success of the same parser clears the failure
+        add_job(conn, "c.txt", "p", "COMPLETED")
+        add_job(conn, "c.txt", "q", "FAILED")  # another parser failed on it: failed
+        add_job(conn, "z.csv", "p", "RUNNING")
+        add_job(conn, "a/x/3.CSV", "p", "CANCELLED")
+
+    filled.write("jobs", jobs)
+    got = {r["rel_path"]: r["status"] for r in q(filled)}
+    assert got == {
+        "100%_done.csv": "processed", "a/1.log": "processed", "a/x/3.CSV": "pending", "b/2.csv": "processed",
+        "c.txt": "failed", "caf\\xe9.csv": "pending", "z.csv": "queued",
+    }
+    for status in catalog.FILE_STATUSES:
+        assert sorted(r["rel_path"] for r in q(filled, statuses=[status])) == sorted(
+            p for p, st in got.items() if st == status
+        ), status
+    with pytest.raises(UsageError, match="Unknown status 'bogus'"):
+        q(filled, statuses=["bogus"])
 
 
 def q(db, **kw):

@@ -58,7 +58,8 @@ def test_rules_flow(cli, env):
     assert pv["count"] == 2 and pv["by_extension"] == {"csv": 2}
     proc = cli("rule", "remove", "ev", env=env)
     assert proc.returncode == 0 and "Removed rule" in proc.stdout
-    assert run_json(cli, env, "files", "--tag", "evtx") == []
+    gone = cli("files", "--tag", "evtx", env=env)  # nothing carries or gives the tag any more
+    assert gone.returncode == 1 and "No file has the tag 'evtx'" in gone.stderr
 
 
 def test_tag_by_pattern_path_remove_and_reapply(cli, env):
@@ -85,6 +86,10 @@ def test_tag_by_pattern_path_remove_and_reapply(cli, env):
         (("tag", "/definitely/not/a/source", "x"), 1, "No cataloged file matches"),
         (("untag", "*.csv", "nosuch"), 1, "No file has the tag"),
         (("untag", "*.csv"), 2, "Missing TAG"),
+        (("files", "--tag", "nosuch"), 1, "No file has the tag 'nosuch'"),
+        (("files", "--status", "bogus"), 2, "Unknown status 'bogus'"),
+        (("run", "assets/parsers/log_lines.py", "--tag", "nosuch"), 1, "No file has the tag 'nosuch'"),
+        (("backtest", "assets/parsers/log_lines.py", "--tag", "nosuch"), 1, "No file has the tag 'nosuch'"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli, env, args, code, text):

@@ -66,7 +66,9 @@ def test_bad_input_exit_codes(cli, backend, tmp_path, db_url):
     assert r.returncode == 1 and "No source or folder" in r.stderr
     r = cli("source", "show", "nope", *g)
     assert r.returncode == 1 and "No source named" in r.stderr
-    r = cli("scan", str(tmp_path), "--exclude", "[oops", *g)
+    excl = tmp_path / "excl"  # a sibling of the next folder: sources never nest
+    excl.mkdir()
+    r = cli("scan", str(excl), "--exclude", "[oops", *g)
     assert r.returncode == 2 and "error:" in r.stderr
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -127,7 +127,7 @@ def test_schema_cli_propose_approve_list_and_run(cli, backend, tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["proposed"][0]["columns"] == {"id": "string", "name": "string", "line": "int64"}
-    assert out["notes"][0] == "sampled 3 files, 0 failed to parse"
+    assert out["notes"][0] == "sampled 3 files at random, 0 failed to parse"
 
 
 def test_run_cli_validates_against_the_approved_contract(cli, backend, tmp_path):

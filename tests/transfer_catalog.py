@@ -42,7 +42,8 @@ def build_catalog(db, tmp_path: Path) -> None:
         os.close(fd)
     src = add_source(db, root)
     assert Scanner(db, src).run().status == "completed"
-    add_source(db, tmp_path, name="second")  # a source never scanned: NULL last_scan_at
+    (tmp_path / "second").mkdir()
+    add_source(db, tmp_path / "second", name="second")  # a source never scanned: NULL last_scan_at
 
     def tag_and_queue(c):
         rules.add_rule(c, "*.csv", "csv", priority=2, name="csv files")
@@ -50,6 +51,7 @@ def build_catalog(db, tmp_path: Path) -> None:
         rules.apply_rules(c)
         ids = [r[0] for r in c.query_all("SELECT id FROM scout_files ORDER BY id")]
         tags.tag_file_ids(c, ids[:5], "keep")
+        tags.untag_file_ids(c, ids[:1], "keep")
         n = 12
         new = q.enqueue(c, pa.table({
             "file_id": pa.array(ids[:n], pa.int64()), "parser_name": ["p"] * n,

@@ -9,6 +9,7 @@ import sys
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, safe_text
 from casparian_tui.errors import UsageError
+from casparian_tui.scout.tags import require_known_tag
 from casparian_tui.sentinel.backtest import FileResult, run_backtest
 from casparian_tui.sentinel.parser_probe import inspect_parser
 
@@ -44,6 +45,7 @@ def cmd_backtest(ctx: Context, args: argparse.Namespace) -> int:
     if (args.sample is not None and args.sample < 1) or args.workers < 1 or args.timeout <= 0:
         raise UsageError("--sample, --workers and --timeout must be positive.")
     spec = inspect_parser(args.parser, args.timeout)
+    ctx.db.read(lambda conn: require_known_tag(conn, args.tag))
     ctx.db.set_activity(f"backtesting {spec.name} on tag {args.tag}")
     kw = dict(sample=args.sample, workers=args.workers, timeout_s=args.timeout)
     if ctx.interactive:

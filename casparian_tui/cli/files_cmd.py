@@ -15,6 +15,9 @@ examples:
   casparian files --glob 'logs/**/*.csv' --sort size --json
   casparian files --tag evtx --source case42
   casparian files --untagged --status pending --offset 50
+  casparian files --status failed --json     files whose latest job (for some parser) failed
+
+An unknown --tag or --source exits 1; an unknown --status exits 2.
 """
 
 
@@ -30,7 +33,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tag", metavar="T", help="only files with this tag")
     g.add_argument("--untagged", action="store_true", help="only files without any tag")
-    p.add_argument("--status", metavar="S", action="append", default=[], help="only this status (repeatable)")
+    p.add_argument("--status", metavar="S", action="append", default=[], help="only files with this status: pending, queued, processed or failed, from their jobs (repeatable)")
     p.add_argument("--ext", metavar="E", action="append", default=[], help="only this extension, e.g. csv (repeatable)")
     p.add_argument(
         "--glob",
@@ -61,6 +64,10 @@ def cmd_files(ctx: Context, args: argparse.Namespace) -> int:
     def query(conn):
         if args.source:
             flt.source_id = catalog.resolve_source(conn, args.source)["id"]
+        if args.tag:
+            from casparian_tui.scout.tags import require_known_tag
+
+            require_known_tag(conn, args.tag)
         rows = catalog.list_files(
             conn, flt, sort=args.sort, descending=args.desc, limit=args.limit, offset=args.offset
         )

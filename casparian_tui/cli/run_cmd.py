@@ -13,8 +13,10 @@ import pyarrow as pa
 from casparian_tui.cli.context import Context
 from casparian_tui.cli.output import print_json, print_pairs, safe_text
 from casparian_tui.contracts import store as contracts
+from casparian_tui.contracts.policy import quarantine_limit
 from casparian_tui.errors import UsageError
 from casparian_tui.outputs import parquet
+from casparian_tui.scout.tags import require_known_tag
 from casparian_tui.sentinel import queue as q
 from casparian_tui.sentinel import registry, selection, supersede
 from casparian_tui.sentinel.hosts import host_name
@@ -58,6 +60,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("--max-attempts", type=int, default=q.DEFAULT_MAX_ATTEMPTS, help="attempts before dead letter")
     p.add_argument("--enqueue-only", action="store_true",
                    help="queue the jobs and register the parser, run nothing here (workers run them)")
+    p.add_argument("--max-quarantine", type=float, metavar="SHARE",
+                   help="fail a file when more than this share of its rows is quarantined "
+                        "(default: the parser's MAX_QUARANTINE, else 0.10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # for tests and experiments: short leases and retry delays
     p.add_argument("--lease-seconds", type=float, default=q.DEFAULT_LEASE_S, help=argparse.SUPPRESS)
@@ -70,6 +75,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         raise UsageError("--workers, --timeout and --max-attempts must be positive.")
     started = time.monotonic()
     spec = inspect_parser(args.parser, args.timeout)  # before anything is queued, in a child process
+    quarantine_limit(spec, args.max_quarantine)  # a bad limit fails before anything is queued
     disk = selection.expand_paths(args.files)
     tag, source = args.tag, args.source
     use_parser_tags = not (args.files or tag or source)
@@ -79,6 +85,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
     def select(conn):
         tables = []
+        if tag:
+            require_known_tag(conn, tag)  # an unknown tag is a typo, not an empty run
         if tag or source:
             tables.append(selection.select_catalog(conn, tag, source))
         for t in spec.tags if use_parser_tags else ():
@@ -111,7 +119,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     _recover(ctx, spec, output_root)
     opts = RunOptions(output_root=output_root, workers=args.workers, timeout_s=args.timeout,
-                      lease_s=args.lease_seconds, retry_base_s=args.retry_delay, schemas=schemas)
+                      lease_s=args.lease_seconds, retry_base_s=args.retry_delay, schemas=schemas,
+                      quarantine_max=args.max_quarantine)
     stats = _execute(ctx, spec, opts, len(planned.job_ids)) if planned.job_ids else RunStats()
     summary = _summary(ctx, spec, planned, changed, stats, time.monotonic() - started)
     if ctx.json:

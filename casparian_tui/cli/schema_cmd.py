@@ -22,11 +22,15 @@ examples:
   casparian schema show log_lines.log_lines
   casparian schema approve log_lines                             the latest version of every output of log_lines
   casparian schema approve csv_rows.csv_rows --version 2
+  casparian schema withdraw csv_rows                             stop applying its approved contract
 
 A contract is named PARSER.OUTPUT and keeps numbered versions; the current one
 is the latest approved. `casparian run` validates rows against it (it wins over
-the parser's OUTPUTS): rows with a wrong type or a missing column go to
-<output>_quarantine, and a file with more than 10 % such rows fails.
+the parser's OUTPUTS): rows with a wrong type or a missing required column go
+to <output>_quarantine, and a file with more than its quarantine limit of such
+rows fails (MAX_QUARANTINE in the parser, default 0.10; `run --max-quarantine`
+overrides it). A column is required unless declared nullable: "string?" or
+{"type": "string", "nullable": True}.
 """
 
 
@@ -50,11 +54,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     prop = add("propose", "propose a new contract version from a parser", cmd_propose)
     prop.add_argument("parser", metavar="PARSER.py")
     prop.add_argument("--from-sample", type=int, metavar="N",
-                      help="infer the columns from parse() output on N catalog files (of --tag or the parser's TAGS)")
+                      help="infer the columns from parse() output on N random catalog files (of --tag or the "
+                           "parser's TAGS); columns empty in some rows or files are proposed nullable")
     prop.add_argument("--tag", action="append", help="with --from-sample: files with this tag (repeatable)")
     appr = add("approve", "approve a contract version (default: the latest)", cmd_approve)
     appr.add_argument("name", metavar="NAME", help="PARSER.OUTPUT, or PARSER for all its outputs")
     appr.add_argument("--version", type=int, metavar="V", help="the version to approve")
+    wd = add("withdraw", "withdraw approved contract versions, so they no longer apply", cmd_withdraw)
+    wd.add_argument("name", metavar="NAME", help="PARSER.OUTPUT, or PARSER for all its outputs")
+    wd.add_argument("--version", type=int, metavar="V", help="only this approved version (default: all)")
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -116,20 +124,31 @@ def cmd_propose(ctx: Context, args: argparse.Namespace) -> int:
 def _from_sample(ctx: Context, spec, tags: list[str], n: int, notes: list[str]) -> dict:
     if not tags:
         raise UsageError("No files to sample.", hint="Give --tag T (or set TAGS in the parser).")
-    paths = ctx.db.read(lambda c: file_paths(c, tagged_file_ids(c, tags, n)))
+    import random
+
+    def pick(conn):
+        ids = tagged_file_ids(conn, tags)
+        # A fresh random sample each time: proposing again looks at other files.
+        return file_paths(conn, sorted(random.sample(ids, min(n, len(ids)))))
+
+    paths = ctx.db.read(pick)
     if not paths:
         raise UsageError(f"No catalog files tagged {', '.join(tags)}.", hint="Scan and tag files first.")
     proposal: dict = {}
+    nulls = infer.NullTracker()
     failed = 0
     for os_path, _stored in paths.values():
         try:
-            infer.merge(proposal, infer.sample_schemas(spec, os_path))
+            schemas, with_nulls = infer.sample_file(spec, os_path)
         except Exception as exc:  # a parser bug on one file should not stop the proposal
             failed += 1
             if failed <= 3:
                 notes.append(f"{os_path}: {type(exc).__name__}: {exc}")
-    notes.insert(0, f"sampled {len(paths)} files, {failed} failed to parse")
-    proposal = {out: cols for out, cols in proposal.items() if cols}
+            continue
+        infer.merge(proposal, schemas)
+        nulls.add(schemas, with_nulls)
+    notes.insert(0, f"sampled {len(paths)} files at random, {failed} failed to parse")
+    proposal = nulls.apply({out: cols for out, cols in proposal.items() if cols})
     if not proposal:
         raise UsageError("The sample produced no columns.", hint="Check the parser on one file with casparian backtest.")
     return proposal
@@ -142,4 +161,17 @@ def cmd_approve(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     for name, version in done:
         print(f"{safe_text(name)}: version {version} approved")
+    print("Runs now require exactly these columns: rows of files shaped otherwise are quarantined "
+          "(undo with: casparian schema withdraw NAME).", file=sys.stderr)
+    return 0
+
+
+def cmd_withdraw(ctx: Context, args: argparse.Namespace) -> int:
+    done = ctx.db.write("withdraw a schema contract", lambda c: contracts.withdraw(c, args.name, args.version))
+    if ctx.json:
+        print_json({"withdrawn": [{"name": n, "versions": vs} for n, vs in done]})
+        return 0
+    for name, versions in done:
+        if versions:
+            print(f"{safe_text(name)}: version {', '.join(map(str, versions))} withdrawn")
     return 0

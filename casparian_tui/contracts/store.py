@@ -1,10 +1,11 @@
 """Schema contracts: what each parser output must look like, kept as numbered versions.
 
 A contract is named `<parser>.<output>` and has versions (1, 2, ...), each a
-column -> pyarrow type alias mapping with a status: `proposed` or
-`approved`. The current contract is the latest approved version. A run
-validates against it; without one, the parser's declared OUTPUTS are the
-contract (see `effective_schemas`). Functions take the live `Connection`.
+column -> pyarrow type alias mapping (`"string?"` for a nullable column) with
+a status: `proposed`, `approved` or `withdrawn`. The current contract is the
+latest approved version. A run validates against it; without one, the
+parser's declared OUTPUTS are the contract (see `effective_schemas`).
+Functions take the live `Connection`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+from casparian_tui.contracts.columns import declared_aliases, normalize
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import CasparianError, UsageError
 from casparian_tui.sentinel.plugin import ParserSpec, type_from_alias
 
-PROPOSED, APPROVED = "proposed", "approved"
+PROPOSED, APPROVED, WITHDRAWN = "proposed", "approved", "withdrawn"
 Columns = dict[str, str]  # column -> type alias, in order
 
 
@@ -71,12 +73,13 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def check_columns(columns: Columns, where: str) -> Columns:
-    """Every type must be a pyarrow alias the runner understands."""
+    """Every type must be a pyarrow alias the runner understands; returned in
+    the stored spelling ('int64', or 'int64?' when nullable)."""
     if not columns:
         raise UsageError(f"{where}: a contract needs at least one column.")
     for col, alias in columns.items():
         type_from_alias(alias, f"{where}: column {col}")
-    return dict(columns)
+    return {col: normalize(alias) for col, alias in columns.items()}
 
 
 def propose(conn: Connection, parser: str, output: str, columns: Columns) -> tuple[int, bool]:
@@ -125,6 +128,30 @@ def approve(conn: Connection, name: str, version: int | None = None) -> list[tup
     return done
 
 
+def withdraw(conn: Connection, name: str, version: int | None = None) -> list[tuple[str, list[int]]]:
+    """Withdraw approved versions of PARSER.OUTPUT (or of every output of
+    PARSER): `version`, or every approved one, so that the contract no longer
+    applies (the previous approved version, else the declared OUTPUTS, do)."""
+    parser, output = split_name(name)
+    found = show(conn, name)
+    done = []
+    for c in found:
+        approved = [v.version for v in c.versions if v.status == APPROVED]
+        chosen = [version] if version is not None else approved
+        if version is not None and version not in approved:
+            raise UsageError(f"Contract {c.name} has no approved version {version}.",
+                             hint=f"See its versions with: casparian schema show {c.name}")
+        cid = conn.query_value("SELECT id FROM schema_contracts WHERE parser_name = ? AND output_name = ?",
+                               [parser, c.output])
+        for v in chosen:
+            conn.execute("UPDATE schema_contract_versions SET status = ? WHERE contract_id = ? AND version = ?",
+                         [WITHDRAWN, cid, v])
+        done.append((c.name, chosen))
+    if not any(vs for _, vs in done):
+        raise UsageError(f"No approved version of {name} to withdraw.", hint=f"See: casparian schema show {name}")
+    return done
+
+
 def _versions(conn: Connection, cid: int) -> list[ContractVersion]:
     rows = conn.query_all("SELECT version, status, columns_json, created_at, approved_at "
                           "FROM schema_contract_versions WHERE contract_id = ? ORDER BY version", [cid])
@@ -163,7 +190,7 @@ def approved_columns(conn: Connection, parser: str) -> dict[str, Columns]:
 
 def effective_schemas(conn: Connection, spec: ParserSpec) -> dict[str, Columns]:
     """What a run validates against: declared OUTPUTS, each replaced by an approved contract if any."""
-    schemas = {o: {c: str(t) for c, t in cols.items()} for o, cols in spec.outputs.items()}
+    schemas = declared_aliases(spec.raw_outputs, spec.outputs)
     for output, columns in approved_columns(conn, spec.name).items():
         if output in spec.output_names:
             schemas[output] = columns

@@ -138,7 +138,13 @@ class Connection(ABC):
             self._rollback()
             raise
         self._tx_depth = 0
-        self._commit()
+        try:
+            self._commit()
+        except BaseException:
+            # An interrupt aimed at the last statement can land on COMMIT
+            # instead; without a rollback the next BEGIN finds it aborted.
+            self._rollback()
+            raise
 
     @property
     def in_transaction(self) -> bool:

@@ -3,7 +3,8 @@
 parse() may return an iterable of dicts, a pyarrow Table, or a dict of output
 name -> rows/Table. Declared OUTPUTS (or an approved contract) are the schema:
 a row missing a declared column, or whose value cannot be converted to the
-declared type, goes to quarantine with the reason. Without a declared schema
+declared type, goes to quarantine with the reason; a column declared nullable
+may be missing or None. Without a declared schema
 the types are inferred and nothing is quarantined. Columns a row carries that
 the contract does not declare are dropped: the contract is what the output is.
 """
@@ -54,14 +55,14 @@ def _looks_like_row(d: dict, output_names: list[str]) -> bool:
     return not any(k in output_names for k in d)
 
 
-def shape(data: Any, schema: Schema | None) -> Shaped:
+def shape(data: Any, schema: Schema | None, nullable: frozenset[str] = frozenset()) -> Shaped:
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
         if not schema:
             return Shaped(data)
         try:
-            return Shaped(_cast_table(data, schema))
+            return Shaped(_cast_table(data, schema, nullable))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):
             data = data.to_pylist()  # find the offending rows one by one
     if isinstance(data, dict) or isinstance(data, (str, bytes)):
@@ -77,21 +78,24 @@ def shape(data: Any, schema: Schema | None) -> Shaped:
             raise ShapeError(f"an integer does not fit in 64 bits: {exc}") from exc
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ShapeError(f"rows do not share one type per column: {exc}") from exc
-    return _shape_rows(rows, schema)
+    return _shape_rows(rows, schema, nullable)
 
 
-def _cast_table(table: pa.Table, schema: Schema) -> pa.Table:
+def _cast_table(table: pa.Table, schema: Schema, nullable: frozenset[str]) -> pa.Table:
     arrays = []
     for col, typ in schema.items():
+        if col not in table.column_names and col in nullable:
+            arrays.append(pa.nulls(table.num_rows, typ))
+            continue
         arr = table.column(col)
-        if arr.null_count:
+        if arr.null_count and col not in nullable:
             raise KeyError(col)  # a null may mean a missing value: check rows
         arrays.append(arr if arr.type == typ else arr.cast(typ))
     return pa.table(arrays, names=list(schema))
 
 
-def _shape_rows(rows: list[dict], schema: Schema) -> Shaped:
-    cols = list(schema)
+def _shape_rows(rows: list[dict], schema: Schema, nullable: frozenset[str]) -> Shaped:
+    cols = [c for c in schema if c not in nullable]
     bad_at: dict[int, str] = {}
     for i, row in enumerate(rows):
         for col in cols:
@@ -101,18 +105,18 @@ def _shape_rows(rows: list[dict], schema: Schema) -> Shaped:
     converted: dict[str, pa.Array] = {}
     keep = [i for i in range(len(rows)) if i not in bad_at]
     for col, typ in schema.items():
-        values = [rows[i][col] for i in keep]
+        values = [rows[i].get(col) for i in keep]
         arr = _convert(values, typ)
         if arr is None:  # some value does not fit: find which, row by row
             still = []
             for i in keep:
-                if _convert([rows[i][col]], typ) is None:
-                    bad_at[i] = f"wrong type in column {col}: {_short(rows[i][col])} is not {typ}"
+                if _convert([rows[i].get(col)], typ) is None:
+                    bad_at[i] = f"wrong type in column {col}: {_short(rows[i].get(col))} is not {typ}"
                 else:
                     still.append(i)
             keep = still
     for col, typ in schema.items():
-        converted[col] = _convert([rows[i][col] for i in keep], typ)
+        converted[col] = _convert([rows[i].get(col) for i in keep], typ)
     good = pa.table(converted) if keep else pa.table({c: pa.array([], t) for c, t in schema.items()})
     bad = [(rows[i], bad_at[i]) for i in sorted(bad_at)]
     return Shaped(good, bad)

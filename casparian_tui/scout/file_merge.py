@@ -59,8 +59,8 @@ WHERE scout_files.source_id = ? AND scout_files.rel_path = s.rel_path
 
 # Seen again but different: refresh what the walk saw. A size/mtime change
 # (or coming back after being marked deleted) sends the file back to
-# 'pending' and stamps changed_scan_id so rules are re-applied to it at the
-# end of the scan; a new device:inode alone (a copy with the same size and
+# 'pending' and stamps changed_scan_id so the scan re-applies rules to it in
+# the same batch; a new device:inode alone (a copy with the same size and
 # mtime) only refreshes file_uid.
 _UPDATE_DIFFERENT = """
 UPDATE scout_files SET

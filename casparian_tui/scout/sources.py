@@ -290,10 +290,12 @@ def source_details(db: Database, name: str) -> dict:
             " FROM scout_files WHERE source_id = ?",
             [src.id],
         )
+        from casparian_tui.scout.catalog import status_sql
+
         by_status = dict(
             conn.query_all(
-                "SELECT status, count(*) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL"
-                " GROUP BY status ORDER BY status",
+                f"SELECT {status_sql('f')} AS st, count(*) FROM scout_files f"
+                " WHERE f.source_id = ? AND f.deleted_at IS NULL GROUP BY st ORDER BY st",
                 [src.id],
             )
         )

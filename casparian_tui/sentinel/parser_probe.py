@@ -69,12 +69,14 @@ def _spec_from(path: Path, answer: dict) -> ParserSpec:
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(schema_b64)))
         outputs[name] = {f.name: f.type for f in schema}
     return ParserSpec(path=path, name=answer["name"], version=answer["version"],
-                      fingerprint=answer["fingerprint"], tags=tuple(answer["tags"]), outputs=outputs)
+                      fingerprint=answer["fingerprint"], tags=tuple(answer["tags"]), outputs=outputs,
+                      raw_outputs=answer.get("declared"))
 
 
 def _child(path: str, answer_fd: int) -> int:
     import pyarrow as pa
 
+    from casparian_tui.contracts.columns import declared_aliases
     from casparian_tui.sentinel.plugin import load_parser
 
     answer = os.fdopen(answer_fd, "w")
@@ -88,7 +90,8 @@ def _child(path: str, answer_fd: int) -> int:
     else:
         reply = {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint, "tags": list(spec.tags),
                  "outputs": {name: base64.b64encode(pa.schema(list(cols.items())).serialize().to_pybytes()).decode()
-                             for name, cols in spec.outputs.items()}}
+                             for name, cols in spec.outputs.items()},
+                 "declared": declared_aliases(spec.raw_outputs, spec.outputs)}
     answer.write(json.dumps(reply))
     answer.close()
     return 0

@@ -43,6 +43,9 @@ class ParserSpec:
     # output name -> {column: pyarrow type}; empty when the parser declares none
     outputs: dict[str, dict[str, pa.DataType]] = field(default_factory=dict)
     module: ModuleType | None = field(default=None, compare=False, repr=False)
+    # OUTPUTS as the parser wrote them (nullable marks kept), also when the
+    # module was loaded in another process
+    raw_outputs: Any = field(default=None, compare=False, repr=False)
 
     @property
     def output_names(self) -> list[str]:
@@ -115,6 +118,7 @@ def _validate(path: Path, module: ModuleType, fingerprint: str, hint: str) -> Pa
         tags=tuple(tags),
         outputs=outputs,
         module=module,
+        raw_outputs=getattr(module, "OUTPUTS", None),
     )
 
 
@@ -141,6 +145,13 @@ def parse_outputs(raw: Any, where: str) -> dict[str, dict[str, pa.DataType]]:
 
 
 def type_from_alias(alias: Any, where: str) -> pa.DataType:
+    """The type of a column declaration ('int64', 'int64?' or {'type': ..., 'nullable': ...})."""
+    from casparian_tui.contracts.columns import BadColumnType, split_alias
+
+    try:
+        alias = split_alias(alias)[0]
+    except BadColumnType as exc:
+        raise ParserInvalid(f"{where}: {exc}.") from None
     if isinstance(alias, pa.DataType):
         return alias
     try:

@@ -45,7 +45,7 @@ class RunOptions:
     lease_s: float = q.DEFAULT_LEASE_S
     retry_base_s: float = q.DEFAULT_RETRY_BASE_S
     claim_size: int = 256
-    quarantine_max: float = 0.10
+    quarantine_max: float | None = None  # None: the parser's MAX_QUARANTINE, else 0.10
     schemas: dict[str, dict[str, str]] | None = None  # None: the parser's declared OUTPUTS
     flush_s: float = 2.0
     # A run waits for this parser's jobs that others hold (it reports on them);

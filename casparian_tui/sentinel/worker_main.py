@@ -25,6 +25,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from casparian_tui.contracts.columns import nullable_columns
+from casparian_tui.contracts.policy import quarantine_limit
+from casparian_tui.errors import UsageError
 from casparian_tui.outputs.parquet import PartBuffer
 from casparian_tui.outputs.shape import ShapeError, add_lineage, quarantine_table, shape, split_outputs
 from casparian_tui.scout.pathcodec import ESC, to_bytes
@@ -43,7 +46,7 @@ class WorkerConfig:
     output_root: str
     run_token: str
     schemas: dict[str, dict[str, str]] = field(default_factory=dict)  # output -> column -> type alias
-    quarantine_max: float = 0.10  # a job fails when more than this share of its rows is quarantined
+    quarantine_max: float | None = None  # share of quarantined rows that fails a job; None: contracts.policy
     flush_rows: int = 250_000
     flush_bytes: int = 64 << 20
     flush_jobs: int = 2_000
@@ -62,12 +65,14 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
         spec = load_parser(cfg.parser_path)
         if spec.fingerprint != cfg.fingerprint:
             raise ParserInvalid(f"Parser file {cfg.parser_path} changed after the run started.")
-    except ParserInvalid as exc:
+        quarantine_max = quarantine_limit(spec, cfg.quarantine_max)
+    except (ParserInvalid, UsageError) as exc:
         conn.send(("load_error", exc.message))
         return
     schemas = {
         out: {col: type_from_alias(t, f"{out}.{col}") for col, t in cols.items()} for out, cols in cfg.schemas.items()
     }
+    nullable = {out: nullable_columns(cols) for out, cols in cfg.schemas.items()}
     state = _State(PartBuffer(Path(cfg.output_root), spec.name, spec.version, token=cfg.run_token))
     conn.send(("ready", os.getpid()))
     while True:
@@ -82,7 +87,7 @@ def worker_main(conn, cfg: WorkerConfig) -> None:
             conn.send(("flushed", state.flush()))
             continue
         output.reset()
-        result = run_job(spec, schemas, msg[1], state, cfg.quarantine_max, cfg.dry_run)
+        result = run_job(spec, schemas, msg[1], state, quarantine_max, cfg.dry_run, nullable)
         result["output_tail"] = output.tail()
         flush = state.flush() if state.due(cfg) else None
         conn.send(("done", result, flush))
@@ -153,7 +158,8 @@ class _State:
         return {"parts": parts, "jobs": jobs}
 
 
-def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float, dry_run: bool = False) -> dict:
+def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float, dry_run: bool = False,
+            nullable: dict | None = None) -> dict:
     """Parse one file into the buffer (or nowhere, for a dry run); the result says how it went."""
     started = time.perf_counter()
     result = {"id": job["id"], "ok": False, "rows": 0, "quarantined": 0, "error": None, "traceback": None,
@@ -167,7 +173,8 @@ def run_job(spec, schemas: dict, job: dict, state: _State, quarantine_max: float
             result.update(error=f"host {host_name()} cannot read {job['path']}: {exc.strerror or exc}")
             return result
         outputs = split_outputs(spec.parse(job["path"]), spec.output_names)
-        shaped = {name: shape(data, schemas.get(name)) for name, data in outputs.items()}
+        shaped = {name: shape(data, schemas.get(name), (nullable or {}).get(name, frozenset()))
+                  for name, data in outputs.items()}
         good = sum(s.good.num_rows for s in shaped.values())
         bad = sum(len(s.bad) for s in shaped.values())
         if bad and bad > quarantine_max * (good + bad):

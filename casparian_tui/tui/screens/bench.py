@@ -28,7 +28,8 @@ HELP_KEYS = [
     ("b", "run the backtest (parser file + tag + optional sample size)"),
     ("Esc", "cancel a running backtest"),
     ("p", "propose a schema contract from the observed output"),
-    ("a", "approve the parser's latest proposed contract"),
+    ("a", "approve the parser's latest proposed contract (runs then require its columns)"),
+    ("x", "withdraw the parser's approved contract (runs fall back to its declared OUTPUTS)"),
 ]
 
 
@@ -56,6 +57,7 @@ class BenchScreen(ModeScreen):
         Binding("b", "backtest", "Backtest"),
         Binding("p", "propose", "Propose contract"),
         Binding("a", "approve", "Approve contract"),
+        Binding("x", "withdraw", "Withdraw contract", show=False),
         Binding("escape", "cancel", "Cancel", show=False),
     ]
 
@@ -229,7 +231,8 @@ class BenchScreen(ModeScreen):
                 return
             lines = [f"{report.parser}.{out} v{v}{' (new)' if created else ' (unchanged)'}" for out, v, created in done]
             self.app.notify("Proposed " + "; ".join(lines) + " — press a to approve.")
-            self._summary(render_report(report, extra="Proposed: " + "; ".join(lines) + "  (a approves)"))
+            self._summary(render_report(report, extra="Proposed: " + "; ".join(lines) + "  (a approves: runs then"
+                                        " require these columns, and rows of files shaped otherwise are quarantined)"))
 
         self.run_worker(go(), group="bench-write")
 
@@ -250,6 +253,25 @@ class BenchScreen(ModeScreen):
             text = "; ".join(f"{name} v{v}" for name, v in done)
             self.app.notify(f"Approved {text}: runs now validate against it.")
             self._summary(render_report(self.report, extra=f"Approved: {text}"))
+
+        self.run_worker(go(), group="bench-write")
+
+    def action_withdraw(self) -> None:
+        if self.app.refuse_in_read_only("withdraw a contract"):
+            return
+        if self.report is None:
+            self.app.notify("Pick a parser and run a backtest first.", severity="warning")
+            return
+        parser = self.report.parser
+
+        async def go():
+            try:
+                done = await self.app.db_write("withdraw a contract", lambda c: contracts.withdraw(c, parser))
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            text = "; ".join(f"{name} v{', v'.join(map(str, vs))}" for name, vs in done if vs)
+            self.app.notify(f"Withdrew {text}: runs use the declared OUTPUTS again.")
 
         self.run_worker(go(), group="bench-write")
 

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, Static
 from casparian_tui.tui.widgets.text_input import TextInput
 
 from casparian_tui.errors import CasparianError
+from casparian_tui.scout.catalog import FILE_STATUSES
 
 
 class DialogScreen(ModalScreen):
@@ -157,7 +158,7 @@ class FilterDialog(DialogScreen):
         with Vertical(classes="dialog"):
             yield Label("Filter files (empty = any; tag '-' = untagged)", classes="dialog-title")
             yield TextInput(value=self.current.tag, placeholder="tag", id="tag")
-            yield TextInput(value=self.current.status, placeholder="status, e.g. pending", id="status")
+            yield TextInput(value=self.current.status, placeholder="status: pending, queued, processed, failed", id="status")
             yield TextInput(value=self.current.extension, placeholder="extension, e.g. csv", id="ext")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield self._buttons("Apply")
@@ -168,10 +169,14 @@ class FilterDialog(DialogScreen):
         self.set_focus(self.query_one("#tag", Input))
 
     def submit(self) -> None:
+        status = self.query_one("#status", Input).value.strip().lower()
+        if status and status not in FILE_STATUSES:
+            self.show_error(f"Status is one of: {', '.join(FILE_STATUSES)}.")
+            return
         self.dismiss(
             FilterRequest(
                 self.query_one("#tag", Input).value.strip(),
-                self.query_one("#status", Input).value.strip(),
+                status,
                 self.query_one("#ext", Input).value.strip(),
             )
         )
