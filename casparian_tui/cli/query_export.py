@@ -28,7 +28,7 @@ def export_to_file(ctx: Context, sql: str, root, path: str, fmt: str | None, for
 
     params = []
     if limit:
-        sql, params = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT ?", [limit]
+        sql, params = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) AS q LIMIT ?", [limit]
     r = ResultSet(ctx.db, sql, Path(root), params=params, page_rows=1)
     progress = None
     if ctx.interactive:

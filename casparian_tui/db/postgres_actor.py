@@ -125,7 +125,7 @@ class PgActor(DbActor):
             return exc
         psycopg = load_psycopg()
         if not isinstance(exc, psycopg.Error):
-            return exc
+            return super()._translate(exc, req)  # e.g. an in-memory DuckDB's interrupt (outputs queries)
         if isinstance(exc, psycopg.errors.QueryCanceled):
             err = QueryInterrupted("The query was interrupted.")
         elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):

@@ -113,7 +113,7 @@ class ResultSet:
     def count(self) -> Future:
         def run(r):
             if self.row_count is None:
-                _, rows = r.rows(f"SELECT count(*) FROM (\n{self.sql}\n)", self.params)
+                _, rows = r.rows(f"SELECT count(*) FROM (\n{self.sql}\n) AS q", self.params)
                 self.row_count = rows[0][0]
             return self.row_count
 
@@ -185,6 +185,9 @@ class ResultSet:
             self.engine = "duckdb"
             return runners.CatalogDuckDB(conn, self._views)
         if self._sqlite_plain:
+            if conn.backend == "postgres":
+                self.engine = "postgres"
+                return runners.CatalogServer(conn)
             self.engine = "sqlite"
             return runners.CatalogSQLite(conn)
         if self._scratch is None:
@@ -202,6 +205,8 @@ class ResultSet:
         try:
             kind = query.check_duckdb(self.sql)
         except query.QueryFailed:
+            if conn.backend == "postgres":
+                raise  # only what DuckDB's parser accepts runs on the server
             # DuckDB cannot parse it: SQLite's own dialect, over the catalog only
             self._sqlite_plain = True
             return "SELECT"
@@ -209,7 +214,7 @@ class ResultSet:
         return kind
 
     def _stream_sql(self) -> str:
-        return self.sql if self._kind == "EXPLAIN" else f"SELECT * FROM (\n{self.sql}\n)"
+        return self.sql if self._kind == "EXPLAIN" else f"SELECT * FROM (\n{self.sql}\n) AS q"
 
     def _first_page(self, r) -> Page:
         t = time.perf_counter()
@@ -217,7 +222,7 @@ class ResultSet:
             cols, rows = r.rows(self.sql, self.params)
             self.row_count = len(rows)
         else:
-            cols, rows = r.rows(f"SELECT * FROM (\n{self.sql}\n) LIMIT ? OFFSET 0", [*self.params, self.page_rows])
+            cols, rows = r.rows(f"SELECT * FROM (\n{self.sql}\n) AS q LIMIT ? OFFSET 0", [*self.params, self.page_rows])
             if len(rows) < self.page_rows:
                 self.row_count = len(rows)
         self.columns = cols
@@ -230,7 +235,7 @@ class ResultSet:
         if self._kind == "EXPLAIN":
             rows: list[tuple] = []
         else:
-            _, rows = r.rows(f"SELECT * FROM (\n{self.sql}\n) LIMIT ? OFFSET ?",
+            _, rows = r.rows(f"SELECT * FROM (\n{self.sql}\n) AS q LIMIT ? OFFSET ?",
                              [*self.params, self.page_rows, index * self.page_rows])
         self._keep(index, rows)
         return Page(index, rows, time.perf_counter() - t)

@@ -10,6 +10,8 @@ authorizer) and runs in a READ ONLY transaction beside the `outputs.*` views.
   after it, as `query.run_query` does.
 - `CatalogSQLite`: a SQLite statement over the catalog only, behind the
   authorizer of `query`.
+- `CatalogServer`: a statement over the catalog only on PostgreSQL, in a
+  READ ONLY transaction (DuckDB's parser must have accepted it first).
 - `ScratchDuckDB` (outputs/sqlite_outputs.py): an in-memory DuckDB over the
   Parquet with the catalog tables the statement names staged from SQLite.
 
@@ -102,6 +104,38 @@ class CatalogSQLite:
             raise QueryRefused(f"Give exactly one statement ({query._first_line(exc)}).") from None
         finally:
             self.conn.set_authorizer(None)
+
+    def rows(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
+        with self._scope():
+            return self.conn.query_with_columns(sql, params)
+
+    def batches(self, sql: str, params: Sequence, batch_rows: int):
+        with self._scope():
+            table = self.conn.query_arrow(sql, params)
+        yield from table.to_batches(batch_rows)
+
+
+class CatalogServer:
+    engine = "postgres"
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    @contextlib.contextmanager
+    def _scope(self) -> Iterator[None]:
+        from casparian_tui.errors import CasparianError
+
+        try:
+            with self.conn.transaction(write=False):  # BEGIN READ ONLY on this backend
+                yield
+        except CasparianError:
+            raise
+        except Exception as exc:  # the driver's errors: the server refused or failed the query
+            text = query._first_line(exc)
+            if "read-only transaction" in text:
+                raise QueryRefused("Refused: the query tried to change the database.",
+                                   hint="casparian query only reads.") from None
+            raise QueryFailed(f"Query failed: {text}") from None
 
     def rows(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
         with self._scope():

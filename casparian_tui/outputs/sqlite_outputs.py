@@ -69,6 +69,11 @@ def stage_catalog(conn: Connection, sql: str) -> dict[str, pa.Table]:
             f"Joining outputs with {big} would copy {total:,} catalog rows out of SQLite "
             f"(the limit is {MAX_STAGED_ROWS:,}).",
             hint="Query the catalog tables alone, or use the DuckDB backend (casparian db migrate).")
+    with conn.transaction(write=False):  # one snapshot (and a server's cursors need a transaction)
+        return _stage(conn, tables)
+
+
+def _stage(conn: Connection, tables: list[str]) -> dict[str, pa.Table]:
     staged = {}
     for t in tables:
         schema = pa.schema([(c, _ARROW_TYPES.get(kind.split("(")[0], pa.string()))
