@@ -32,6 +32,8 @@ select the files. Outputs: <home>/output/<parser>/<version>/<output>/*.parquet.
 JSON keys: parser, version, jobs, completed, failed (jobs that did not complete),
 dead_lettered, skipped, rows, quarantined_rows, outputs, duration_s.
 Ctrl+C stops claiming, requeues running jobs and publishes no partial output.
+Exit code 1 when any job did not complete (failed and dead-lettered, or
+cancelled; the completed ones are published), 130 when interrupted.
 """
 
 
