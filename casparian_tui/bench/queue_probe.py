@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from casparian_tui.assets import sample_parsers_dir
 from casparian_tui.config import Settings
 from casparian_tui.db import Database
 from casparian_tui.sentinel import queue as q
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def claim_complete(backend: str, folder: Path, jobs: int, batch: int) -> dict:
@@ -57,7 +57,7 @@ def run_files(folder: Path, files: int, workers: int, backend: str) -> dict:
     for i in range(files):
         (data / f"f{i:05d}.csv").write_text(f"id,name,value\n{i},a{i},{i * 2}\n{i + 1},b{i},{i * 3}\n")
     env = dict(os.environ, CASPARIAN_HOME=str(folder / f"home_{backend}"))
-    cmd = [sys.executable, "-m", "casparian_tui", "run", str(REPO / "assets/parsers/csv_rows.py"), str(data),
+    cmd = [sys.executable, "-m", "casparian_tui", "run", str(sample_parsers_dir() / "csv_rows.py"), str(data),
            "--json", "--workers", str(workers), "--backend", backend]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)

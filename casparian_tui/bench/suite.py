@@ -373,7 +373,7 @@ def bench_idle_tui(ctx: Context) -> list[Figure]:
         db.close()
         db = Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))
         try:
-            per_screen = asyncio.run(idle_cpu(db, 3.0 if quick else 10.0))
+            per_screen = asyncio.run(idle_cpu(db, 1.5 if quick else 10.0))
         finally:
             db.close()
         fig = Figure(f"idle TUI, {ctx.sizes.catalog:,} files", backend, "% of a core", None if quick else 1.0,

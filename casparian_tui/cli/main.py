@@ -66,7 +66,12 @@ examples:
 
 exit codes:
   0 ok · 1 error · 2 usage · 3 database locked by another process ·
-  4 refused in read-only mode
+  4 refused in read-only mode · 130 interrupted (Ctrl+C) · 143 SIGTERM
+  1 also when the work was done but not all of it went through: run (a job
+  failed, was dead-lettered or cancelled), backtest (a file failed), db check
+  (a problem found), bench (a target missed, not with --quick), job purge and
+  source remove (you answered no). scan exits 0 when some files could not be
+  read: it lists them (errors in --json).
 
 environment:
   CASPARIAN_HOME      home folder (default ~/.casparian_flow)

@@ -39,6 +39,8 @@ or mtime changed since the catalog saw them: parsed again, catalog updated),
 rows, quarantined_rows, outputs, duration_s. What a parser prints is kept with
 its job (casparian job show ID), never on this command's stdout.
 Ctrl+C stops claiming, requeues running jobs and publishes no partial output.
+Exit code 1 when any job did not complete (failed and dead-lettered, or
+cancelled; the completed ones are published), 130 when interrupted.
 """
 
 

@@ -1,10 +1,9 @@
 """The demo corpus: a few thousand real-looking files a newcomer can explore.
 
-Laid out from `assets/demo_recipe.json` (seeded, fixed mtimes, so the same
-recipe always gives the same bytes), registered as the source `demo`,
-scanned, and given the recipe's sample rules. The recipe file ships inside
-the repository; a copy of its defaults lives here so an installed package
-without the assets folder still works.
+Laid out from the recipe `casparian_tui/assets/demo_recipe.json` (seeded,
+fixed mtimes, so the same recipe always gives the same bytes), registered as
+the source `demo`, scanned, and given the recipe's sample rules. The recipe
+ships inside the package, so an installed wheel has it too.
 """
 
 from __future__ import annotations
@@ -14,16 +13,16 @@ import os
 import random
 from pathlib import Path
 
+from casparian_tui.assets import demo_recipe_path
 from casparian_tui.db import Database
 
-RECIPE_PATH = Path(__file__).resolve().parents[2] / "assets" / "demo_recipe.json"
 LEVELS = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
 COMPONENTS = ["auth", "api", "db", "cache", "scheduler"]
 REGIONS = ["north", "south", "east", "west"]
 
 
 def load_recipe() -> dict:
-    return json.loads(RECIPE_PATH.read_text(encoding="utf-8"))
+    return json.loads(demo_recipe_path().read_text(encoding="utf-8"))
 
 
 def _csv(rng: random.Random, year: int, month: int) -> str:

@@ -26,15 +26,19 @@ class TmuxTui:
         # kill-session was shutting down ("server exited unexpectedly", seen in CI).
         self._tmux = ["tmux", "-L", name]
 
-    def start(self, *args: str, width: int = 130, height: int = 40) -> None:
+    def start(self, *args: str, width: int = 130, height: int = 40, program: str | None = None,
+              cwd: Path = REPO) -> None:
+        """Run `casparian tui ARGS`: this checkout's, or an installed `program` (then not from the checkout)."""
         env = {
             "CASPARIAN_HOME": str(self.home),
             "HOME": str(self.home.parent),
             "TERM": "xterm-256color",
-            "PYTHONPATH": str(REPO),
         }
+        if program is None:
+            env["PYTHONPATH"] = str(REPO)
+            program = f"{sys.executable} -m casparian_tui"
         exports = " ".join(f"{k}={v!r}" for k, v in env.items())
-        cmd = f"cd {str(REPO)!r} && env {exports} {sys.executable} -m casparian_tui tui {' '.join(args)}; sleep 30"
+        cmd = f"cd {str(cwd)!r} && env {exports} {program} tui {' '.join(args)}; sleep 30"
         subprocess.run(
             [*self._tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd], check=True
         )

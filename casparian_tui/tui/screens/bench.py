@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
+from casparian_tui.assets import sample_parsers_dir
 from casparian_tui.contracts import store as contracts
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel.plugin import load_parser
@@ -21,7 +23,6 @@ from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 from casparian_tui.tui.widgets.text_input import TextInput
 
-SAMPLE_PARSERS = Path(__file__).resolve().parents[3] / "assets" / "parsers"
 
 HELP_KEYS = [
     ("↑ ↓ Enter", "pick a parser from the list (fills the form)"),
@@ -35,6 +36,11 @@ HELP_KEYS = [
 
 def display_path(path: Path) -> str:
     """Relative to the working folder when inside it (how a user would type it)."""
+    # In a checkout, assets/parsers links to the shipped samples: show the path the README uses.
+    linked = Path("assets", "parsers", path.name)
+    with contextlib.suppress(OSError):
+        if path.parent == sample_parsers_dir() and linked.exists() and linked.samefile(path):
+            return str(linked)
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -44,7 +50,7 @@ def display_path(path: Path) -> str:
 def parser_files(home: Path) -> list[Path]:
     """Sample parsers shipped with Casparian and the user's own in <home>/parsers."""
     found: list[Path] = []
-    for folder in (SAMPLE_PARSERS, home / "parsers"):
+    for folder in (sample_parsers_dir(), home / "parsers"):
         if folder.is_dir():
             found.extend(sorted(p for p in folder.glob("*.py") if not p.name.startswith("_")))
     return found
