@@ -43,6 +43,10 @@ class FileFilter:
     # exactly these files (a hand-made selection in the TUI; bound, not formatted)
     file_ids: Sequence[int] = ()
     include_deleted: bool = False
+    # content: a current hash (any algorithm, lowercase hex), hash-set membership by set name
+    content_hash: str | None = None
+    in_hashsets: Sequence[str] = ()
+    not_in_hashsets: Sequence[str] = ()
 
     @classmethod
     def build(
@@ -100,6 +104,12 @@ class FileFilter:
         if self.file_ids:
             conds.append(f"{a}.id IN ({_marks(self.file_ids)})")
             params.extend(int(i) for i in self.file_ids)
+        if self.content_hash or self.in_hashsets or self.not_in_hashsets:
+            from casparian_tui.scout.hashsets import content_conditions
+
+            sql, p = content_conditions(self, a)
+            conds.extend(sql)
+            params.extend(p)
         if self.globs:
             sql, p = patterns_condition(self.globs, backend, a)
             conds.append(sql)
