@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     h.add_argument("--algo", choices=ALGO_CHOICES, default=None,
                    help="hash algorithm (default: the source's, else sha256)")
     h.add_argument("--workers", type=int, default=None, metavar="N", help="reader threads (default: per CPU, 2-8)")
+    # files per write transaction; small values let crash tests kill between many commits
+    h.add_argument("--batch-files", type=int, default=None, help=argparse.SUPPRESS)
     h.add_argument("--json", action="store_true", help="print one JSON object with the summary")
     h.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     h.set_defaults(handler=cmd_hash)
@@ -87,7 +89,7 @@ def cmd_hash(ctx: Context, args: argparse.Namespace) -> int:
 
     src = find_source(ctx.db, args.source)
     algo = args.algo or ctx.db.read(lambda c: hash_catalog.source_hash_algo(c, src.id)) or "sha256"
-    result = run_hash(ctx, src, algo, workers=args.workers, quiet=args.quiet)
+    result = run_hash(ctx, src, algo, workers=args.workers, quiet=args.quiet, batch_files=args.batch_files)
     if ctx.json:
         print_json(result.to_json())
     elif not args.quiet:
@@ -97,12 +99,14 @@ def cmd_hash(ctx: Context, args: argparse.Namespace) -> int:
     return 130 if result.status == "cancelled" else 0
 
 
-def run_hash(ctx: Context, src, algo: str, *, workers: int | None = None, quiet: bool = False):
+def run_hash(ctx: Context, src, algo: str, *, workers: int | None = None, quiet: bool = False,
+             batch_files: int | None = None):
     """Hash with a progress bar on a terminal (shared with `scan --hash`)."""
     from casparian_tui.scout.hashing import hash_source
 
+    kw = {"batch_files": batch_files} if batch_files else {}
     if not (ctx.interactive and not quiet):
-        return hash_source(ctx.db, src, algo, workers=workers)
+        return hash_source(ctx.db, src, algo, workers=workers, **kw)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as progress:
@@ -113,7 +117,7 @@ def run_hash(ctx: Context, src, algo: str, *, workers: int | None = None, quiet:
             progress.update(task, total=p.total, completed=p.done,
                             description=f"hashing {p.done:,}/{p.total:,} files · {rate:,.0f} MB/s")
 
-        return hash_source(ctx.db, src, algo, workers=workers, on_progress=update)
+        return hash_source(ctx.db, src, algo, workers=workers, on_progress=update, **kw)
 
 
 def print_hash_summary(r) -> None:

@@ -47,10 +47,19 @@ def read_hash_file(path: str, column: str | None = None) -> tuple[pa.Array, int]
         raise CasparianError(f"No such file: {path}", hint="Give a text file with one hash per line, or a CSV.")
     with open(path, "rb") as fh:
         head = fh.readline().decode("utf-8", "replace").strip().lstrip("\ufeff")
-    is_csv = column is not None or "," in head or not _looks_like_hash(head.strip('"'))
+    is_csv = column is not None or "," in head or (
+        bool(head) and not head.startswith("#") and not _looks_like_hash(head.strip('"'))
+    )
     if is_csv:
-        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types={}, strings_can_be_null=False),
-                              read_options=pcsv.ReadOptions(use_threads=True))
+        import csv
+
+        header = next(csv.reader([head]), [])
+        # every column as text: an MD5 of digits alone must not turn into a number
+        table = pcsv.read_csv(
+            path,
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in header}),
+            read_options=pcsv.ReadOptions(use_threads=True),
+        )
         names = {n.strip().strip('"').lower(): n for n in table.column_names}
         wanted = column.lower() if column else next((c for c in _HASH_COLUMNS if c in names), None)
         if wanted is None or wanted not in names:
