@@ -115,7 +115,7 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
     root = tmp_path / "ev"
     root.mkdir()
     truth = {}
-    for i in range(600):
+    for i in range(1500):
         data = rng.randbytes(rng.choice([0, 10, 5000, 100_000]))
         name = f"f{i:03d}.bin".encode()
         (root / name.decode()).write_bytes(data)
@@ -125,15 +125,16 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
     settings = Settings.resolve(db=db_url, backend=backend, wait_s=10, command="pytest", env={})
     # Kill at a random moment; move the moment until one kill lands mid-run
     # (some hashes committed, not all), and check every round.
-    delay, partial, rounds = 1.0, 0, 0
+    early, late, partial, rounds = 0.2, None, 0, 0  # delays known to be too early / too late
     while partial < 2:
         rounds += 1
         assert rounds <= 12, f"seed {SEED}: no kill landed mid-run (last delay {delay:.2f} s)"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "10", *g],
+            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "5", *g],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
-        time.sleep(delay * rng.uniform(0.7, 1.3))
+        delay = (early + late) / 2 if late is not None else early * 2
+        time.sleep(delay * rng.uniform(0.9, 1.1))
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -146,7 +147,10 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
             assert not wrong, f"seed {SEED} round {rounds}: wrong hashes {wrong}"
             if 0 < len(got) < len(truth):
                 partial += 1
-            delay *= 1.5 if not got else (0.6 if len(got) == len(truth) else 1.0)
+            if not got:
+                early = delay
+            elif len(got) == len(truth):
+                late = delay
             db.write("forget hashes", lambda c: c.execute("DELETE FROM scout_file_hashes") if len(got) == len(truth) else 0)
         finally:
             db.close()
