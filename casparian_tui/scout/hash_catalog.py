@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import pyarrow as pa
-
 from casparian_tui.db.connection import Connection
 from casparian_tui.scout.pathcodec import shown_path
 from casparian_tui.scout.sources import now_us
@@ -36,6 +34,8 @@ def store_hashes(conn: Connection, source_id: int, algo: str, rows: Sequence[tup
     """Replace the `algo` hashes of these files: rows of (file_id, hash, size, mtime)."""
     if not rows:
         return 0
+    import pyarrow as pa  # here: `files --json` reads hashes without pyarrow
+
     ids, hashes, sizes, mtimes = zip(*rows)
     data = pa.table(
         {
