@@ -77,9 +77,11 @@ def read_hash_file(path: str, column: str | None = None) -> tuple[pa.Array, int]
         )
         raw = table.column("hash")
     total = len(raw)
-    clean = pc.utf8_lower(pc.utf8_trim_whitespace(raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw))
+    clean = pc.ascii_lower(pc.ascii_trim_whitespace(raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw))
     valid = clean.filter(pc.fill_null(pc.match_substring_regex(clean, _HEX_RE), False))
-    return pc.unique(valid), total - len(valid)
+    unique = pc.unique(valid)
+    # sorted: B-tree indexes (SQLite, PostgreSQL) then fill in order instead of at random
+    return unique.take(pc.sort_indices(unique)), total - len(valid)
 
 
 def _looks_like_hash(text: str) -> bool:
