@@ -146,6 +146,8 @@ def test_duplicates_are_grouped_exactly(db, tmp_path):
     ]  # empty files are not duplicates by default (min size 1)
     assert groups[0]["hash"] == hashlib.sha256(big).hexdigest()
     assert len(db.read(lambda c: hash_catalog.duplicate_groups(c, min_size=0))) == 3
+    dup_files = db.read(lambda c: list_files(c, FileFilter(duplicates=True)))
+    assert sorted(r["rel_path"] for r in dup_files) == ["a.bin", "d/b.bin", "d/c.bin", "d/x2.txt", "e1", "e2", "x1.txt"]
     assert len(db.read(lambda c: hash_catalog.duplicate_groups(c, min_size=6))) == 1
     # a changed copy leaves its group
     _write(root / "d/c.bin", big + b"!")
@@ -234,6 +236,8 @@ def test_scan_changes_lists_new_changed_renamed_deleted(db, tmp_path):
         ("renamed", "moved", "move"),
     ]
     assert changes(second.scan_id) == [("deleted", "back", None)]
+    in_scan = db.read(lambda c: list_files(c, FileFilter(changed_in_scan=third.scan_id)))
+    assert sorted(r["rel_path"] for r in in_scan) == ["back", "change", "fresh", "moved"]
     assert len(changes(first.scan_id)) == 5 and {c[0] for c in changes(first.scan_id)} == {"new"}
     runs = db.read(lambda c: scan_changes.scans_for(c))
     assert [r["id"] for r in runs] == [third.scan_id]

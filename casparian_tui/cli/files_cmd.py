@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
                    help="only files whose current hash is in this hash set (repeatable)")
     p.add_argument("--not-in-hashset", metavar="NAME", action="append", default=[],
                    help="only files not in this hash set, unhashed ones included (repeatable)")
+    p.add_argument("--dupes", action="store_true", help="only files with an identical copy (see `casparian dupes`)")
+    p.add_argument("--changed-in", type=int, metavar="SCAN_ID",
+                   help="only files that scan found new, changed or renamed (see `casparian changes`)")
     p.add_argument("--limit", type=int, default=catalog.DEFAULT_LIMIT, metavar="N", help="at most N files (default 50)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N files")
     p.add_argument("--sort", choices=list(catalog.SORTS), default="path", help="order (default path)")
@@ -67,6 +70,8 @@ def cmd_files(ctx: Context, args: argparse.Namespace) -> int:
     flt.content_hash = args.hash
     flt.in_hashsets = args.in_hashset
     flt.not_in_hashsets = args.not_in_hashset
+    flt.duplicates = args.dupes
+    flt.changed_in_scan = args.changed_in
 
     def query(conn):
         if args.source:

@@ -47,6 +47,8 @@ class FileFilter:
     content_hash: str | None = None
     in_hashsets: Sequence[str] = ()
     not_in_hashsets: Sequence[str] = ()
+    duplicates: bool = False  # files with an identical live copy (same algo, hash, size)
+    changed_in_scan: int | None = None  # files that scan found new, changed or renamed
 
     @classmethod
     def build(
@@ -104,7 +106,9 @@ class FileFilter:
         if self.file_ids:
             conds.append(f"{a}.id IN ({_marks(self.file_ids)})")
             params.extend(int(i) for i in self.file_ids)
-        if self.content_hash or self.in_hashsets or self.not_in_hashsets:
+        if self.content_hash or self.in_hashsets or self.not_in_hashsets or self.duplicates or (
+            self.changed_in_scan is not None
+        ):
             from casparian_tui.scout.hashsets import content_conditions
 
             sql, p = content_conditions(self, a)

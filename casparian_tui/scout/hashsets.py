@@ -274,6 +274,20 @@ def content_conditions(flt, alias: str = "f") -> tuple[list[str], list]:
     for name in flt.not_in_hashsets:
         conds.append("NOT " + membership_condition(alias))
         params.append(name)
+    if flt.duplicates:
+        conds.append(
+            f"EXISTS (SELECT 1 FROM scout_file_hashes h JOIN scout_file_hashes h2"
+            f" ON h2.algo = h.algo AND h2.hash = h.hash AND h2.file_id <> h.file_id"
+            f" JOIN scout_files f2 ON f2.id = h2.file_id AND f2.size = h2.size AND f2.mtime = h2.mtime"
+            f" AND f2.deleted_at IS NULL"
+            f" WHERE h.file_id = {alias}.id AND h.size = {alias}.size AND h.mtime = {alias}.mtime)"
+        )
+    if flt.changed_in_scan is not None:
+        conds.append(
+            f"({alias}.first_scan_id = ? OR EXISTS (SELECT 1 FROM scout_scan_changes c"
+            f" WHERE c.file_id = {alias}.id AND c.scan_id = ? AND c.change <> 'deleted'))"
+        )
+        params.extend([int(flt.changed_in_scan)] * 2)
     return conds, params
 
 
