@@ -38,7 +38,8 @@ def run_json(cli, env, *args):
 def test_files_json_shape_and_filters(cli, env):
     rows = run_json(cli, env, "files")
     assert len(rows) == 5
-    assert set(rows[0]) == {"id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags"}
+    assert set(rows[0]) == {"id", "source", "path", "rel_path", "size", "mtime", "extension", "status", "tags",
+                            "hash", "hash_algo"}
     assert {r["path"] for r in rows} >= {env["ROOT"] + "/logs/a.log"}
     assert "x\nnl.txt" in {r["rel_path"] for r in rows}  # the exact name (JSON escapes the newline)
     assert [r["rel_path"] for r in run_json(cli, env, "files", "--glob", "*%*")] == ["100%_x.csv"]

@@ -7,7 +7,7 @@ import os
 
 from casparian_tui.scout.testtree import make_tree
 
-SCAN_KEYS = ["source", "root", "files_found", "new", "changed", "unchanged", "renamed", "deleted", "errors", "skipped",
+SCAN_KEYS = ["source", "root", "scan_id", "files_found", "new", "changed", "unchanged", "renamed", "deleted", "errors", "skipped",
              "duration_s"]
 
 

@@ -16,6 +16,8 @@ examples:
   casparian files --tag evtx --source case42
   casparian files --untagged --status pending --offset 50
   casparian files --status failed --json     files whose latest job (for some parser) failed
+  casparian files --hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 --json
+  casparian files --not-in-hashset nsrl --source case42
 
 An unknown --tag or --source exits 1; an unknown --status exits 2.
 """
@@ -43,6 +45,14 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         help="only paths matching PATTERN (repeatable; '!PATTERN' excludes)",
     )
     p.add_argument("--case-sensitive", action="store_true", help="match --glob with case")
+    p.add_argument("--hash", metavar="H", help="only files whose current content hash is H (hex)")
+    p.add_argument("--in-hashset", metavar="NAME", action="append", default=[],
+                   help="only files whose current hash is in this hash set (repeatable)")
+    p.add_argument("--not-in-hashset", metavar="NAME", action="append", default=[],
+                   help="only files not in this hash set, unhashed ones included (repeatable)")
+    p.add_argument("--dupes", action="store_true", help="only files with an identical copy (see `casparian dupes`)")
+    p.add_argument("--changed-in", type=int, metavar="SCAN_ID",
+                   help="only files that scan found new, changed or renamed (see `casparian changes`)")
     p.add_argument("--limit", type=int, default=catalog.DEFAULT_LIMIT, metavar="N", help="at most N files (default 50)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N files")
     p.add_argument("--sort", choices=list(catalog.SORTS), default="path", help="order (default path)")
@@ -60,6 +70,11 @@ def cmd_files(ctx: Context, args: argparse.Namespace) -> int:
         patterns=args.glob,
         case_sensitive=args.case_sensitive,
     )  # patterns are validated here, before the database is opened
+    flt.content_hash = args.hash
+    flt.in_hashsets = args.in_hashset
+    flt.not_in_hashsets = args.not_in_hashset
+    flt.duplicates = args.dupes
+    flt.changed_in_scan = args.changed_in
 
     def query(conn):
         if args.source:
@@ -68,9 +83,20 @@ def cmd_files(ctx: Context, args: argparse.Namespace) -> int:
             from casparian_tui.scout.tags import require_known_tag
 
             require_known_tag(conn, args.tag)
+        if flt.in_hashsets or flt.not_in_hashsets:
+            from casparian_tui.scout.hashsets import sets_named
+
+            sets_named(conn, [*flt.in_hashsets, *flt.not_in_hashsets])
         rows = catalog.list_files(
             conn, flt, sort=args.sort, descending=args.desc, limit=args.limit, offset=args.offset
         )
+        if ctx.json:
+            from casparian_tui.scout.hash_catalog import current_hashes
+
+            hashes = current_hashes(conn, [r["id"] for r in rows])
+            for r in rows:
+                algo, digest = hashes.get(r["id"], (None, None))
+                r["hash"], r["hash_algo"] = digest, algo
         total = catalog.count_files(conn, flt) if ctx.interactive else None
         return rows, total
 

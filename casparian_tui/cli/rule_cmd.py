@@ -26,11 +26,14 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "add",
         help="add a rule and tag the catalog with it",
         epilog="examples:\n  casparian rule add '**/*.evtx' --tag evtx\n"
-        "  casparian rule add 'case42/**' --tag case42 --priority 10 --name case42",
+        "  casparian rule add 'case42/**' --tag case42 --priority 10 --name case42\n"
+        "  casparian rule add --hashset known-bad --tag known-bad   tag files whose current hash is in the set",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )
-    add.add_argument("pattern", metavar="PATTERN")
+    add.add_argument("pattern", metavar="PATTERN", nargs="?")
+    add.add_argument("--hashset", metavar="NAME",
+                     help="instead of a pattern: tag files whose current hash is in this hash set")
     add.add_argument("--tag", required=True, metavar="TAG")
     add.add_argument("--priority", type=int, default=0, metavar="N", help="higher is listed first (display order only; default 0)")
     add.add_argument("--name", metavar="NAME", help="a name to refer to the rule by")
@@ -76,6 +79,10 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
 
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
+    if args.hashset is not None or args.pattern is None:
+        from casparian_tui.cli.hashset_rules import cmd_add_hashset_rule
+
+        return cmd_add_hashset_rule(ctx, args)
     compile_glob(args.pattern)  # a bad pattern fails before the database is opened
     rules.validate_tag(args.tag)
 
@@ -115,9 +122,15 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         return rs, counts
 
     rs, counts = ctx.db.read(query)
+    from casparian_tui.cli.hashset_rules import hashset_rules_or_none
+
+    by_set = hashset_rules_or_none(ctx)
     if ctx.json:
-        print_json([{**r.to_json(), "files": counts.get(r.id, 0)} for r in rs])
+        print_json([{**r.to_json(), "files": counts.get(r.id, 0)} for r in rs] + by_set)
         return 0
+    if by_set:
+        print_table(["id", "hash set", "tag", "files"], ([r["id"], r["hashset"], r["tag"], r["files"]] for r in by_set),
+                    title="hash-set rules")
     if not rs:
         print("No rules yet. Add one: casparian rule add '**/*.evtx' --tag evtx")
         return 0

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
             "examples:\n"
             "  casparian scan /evidence/host1\n"
             "  casparian scan host1 --exclude '*.tmp' --exclude 'node_modules/'\n"
-            "  casparian scan host1 --json"
+            "  casparian scan host1 --json\n"
+            "  casparian scan host1 --hash sha256   and hash new and changed files"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB", help="skip matching files/folders (repeatable)"
     )
+    p.add_argument("--hash", nargs="?", const="", default=None, metavar="ALGO",
+                   choices=["", "sha256", "sha1", "md5"],
+                   help="then hash new and changed files (sha256 unless ALGO or the source says otherwise)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the summary")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.set_defaults(handler=cmd_scan)
@@ -79,14 +83,41 @@ def cmd_scan(ctx: Context, args: argparse.Namespace) -> int:
         result = _run_with_progress(scanner)
     else:
         result = scanner.run()
+    hashed = _hash_after(ctx, args, src, result)
     if ctx.json:
-        print_json(result.to_json())
+        out = result.to_json()
+        if hashed is not None:
+            out["hash"] = hashed.to_json()
+        print_json(out)
     elif not args.quiet:
         _print_summary(result)
-    elif result.errors:
+        if hashed is not None:
+            from casparian_tui.cli.hash_cmd import print_hash_summary
+
+            print_hash_summary(hashed)
+    else:
         for e in result.errors[:_MAX_ERRORS_SHOWN]:
             print(f"warning: cannot read {safe_text(e['path'])}: {safe_text(e['error'])}", file=sys.stderr)
-    return EXIT_CANCELLED if result.status == "cancelled" else 0
+        if hashed is not None:
+            from casparian_tui.cli.hash_cmd import print_hash_errors
+
+            print_hash_errors(hashed)
+    cancelled = result.status == "cancelled" or (hashed is not None and hashed.status == "cancelled")
+    return EXIT_CANCELLED if cancelled else 0
+
+
+def _hash_after(ctx: Context, args: argparse.Namespace, src: Source, result: ScanResult):
+    """`--hash`, or a source set to always hash: hash what the scan found new or changed."""
+    if result.status == "cancelled":
+        return None
+    from casparian_tui.scout.hash_catalog import source_hash_algo
+
+    algo = args.hash or ctx.db.read(lambda c: source_hash_algo(c, src.id))
+    if args.hash is None and algo is None:
+        return None
+    from casparian_tui.cli.hash_cmd import run_hash
+
+    return run_hash(ctx, src, algo or "sha256", quiet=args.quiet)
 
 
 def _run_with_progress(scanner: Scanner) -> ScanResult:

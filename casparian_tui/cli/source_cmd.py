@@ -24,12 +24,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "add",
         help="register a folder (does not scan it)",
         description="Register a folder as a source. Its name defaults to the folder name, made unique.",
-        epilog="examples:\n  casparian source add /evidence/host1\n  casparian source add . --name case42",
+        epilog="examples:\n  casparian source add /evidence/host1\n  casparian source add . --name case42\n"
+        "  casparian source add /evidence/host2 --hash sha256",
         formatter_class=fmt,
         parents=parents,
     )
     add.add_argument("path", help="the folder")
     add.add_argument("--name", help="a name for the source (default: the folder name)")
+    add.add_argument("--hash", choices=["sha256", "sha1", "md5"], metavar="ALGO",
+                     help="always hash this source's new and changed files when it is scanned (sha256, sha1, md5)")
     add.add_argument("--json", action="store_true", help="print the new source as JSON")
     add.set_defaults(handler=cmd_add)
 
@@ -83,8 +86,12 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     merged: list[dict] = []
     src = add_source(ctx.db, args.path, args.name, merged=merged)
     print_merged(merged, src)
+    if args.hash:
+        from casparian_tui.scout.hash_catalog import set_source_hash_algo
+
+        ctx.db.write("set a source's hash", lambda c: set_source_hash_algo(c, src.id, args.hash))
     if ctx.json:
-        print_json(src.to_json())
+        print_json({**src.to_json(), "hash_algo": args.hash})
     else:
         print(f"Added source {safe_text(src.name)}: {safe_text(src.root_display)}")
         print(f"Scan it with: casparian scan {safe_text(src.name)}")

@@ -289,6 +289,57 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE cf_processing_queue ADD COLUMN source_path TEXT",
         ],
     ),
+    Migration(
+        7,
+        "forensics: content hashes, hash sets and their rules, what each scan changed",
+        [
+            # A hash is kept with the size and mtime it was computed for: it
+            # is current only while the file's row still has both.
+            """CREATE TABLE scout_file_hashes (
+                file_id BIGINT NOT NULL,
+                algo TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                mtime BIGINT NOT NULL,
+                hashed_at BIGINT NOT NULL,
+                PRIMARY KEY (file_id, algo)
+            )""",
+            "ALTER TABLE scout_sources ADD COLUMN hash_algo TEXT",
+            f"""CREATE TABLE scout_hashsets (
+                id {ID},
+                name TEXT NOT NULL UNIQUE,
+                hash_count BIGINT NOT NULL DEFAULT 0,
+                algos TEXT,
+                origin TEXT,
+                created_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE scout_hashset_entries (
+                set_id BIGINT NOT NULL,
+                hash TEXT NOT NULL
+            )""",
+            f"""CREATE TABLE scout_hashset_rules (
+                id {ID},
+                set_id BIGINT NOT NULL,
+                tag TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                UNIQUE (set_id, tag)
+            )""",
+            # New files are those whose first_scan_id is the scan; this holds
+            # the rest (changed, reappeared, renamed with the old path, deleted).
+            """CREATE TABLE scout_scan_changes (
+                scan_id BIGINT NOT NULL,
+                file_id BIGINT NOT NULL,
+                change TEXT NOT NULL,
+                old_path TEXT
+            )""",
+        ],
+        sqlite_only=[
+            "CREATE INDEX idx_hashes_hash ON scout_file_hashes (hash)",
+            "CREATE INDEX idx_hashset_entries ON scout_hashset_entries (hash, set_id)",
+            "CREATE INDEX idx_scan_changes ON scout_scan_changes (scan_id)",
+            "CREATE INDEX idx_files_first_scan ON scout_files (first_scan_id)",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -70,6 +70,12 @@ class FileFilter:
     # exactly these files (a hand-made selection in the TUI; bound, not formatted)
     file_ids: Sequence[int] = ()
     include_deleted: bool = False
+    # content: a current hash (any algorithm, lowercase hex), hash-set membership by set name
+    content_hash: str | None = None
+    in_hashsets: Sequence[str] = ()
+    not_in_hashsets: Sequence[str] = ()
+    duplicates: bool = False  # files with an identical live copy (same algo, hash, size)
+    changed_in_scan: int | None = None  # files that scan found new, changed or renamed
 
     @classmethod
     def build(
@@ -127,6 +133,14 @@ class FileFilter:
         if self.file_ids:
             conds.append(f"{a}.id IN ({_marks(self.file_ids)})")
             params.extend(int(i) for i in self.file_ids)
+        if self.content_hash or self.in_hashsets or self.not_in_hashsets or self.duplicates or (
+            self.changed_in_scan is not None
+        ):
+            from casparian_tui.scout.hashsets import content_conditions
+
+            sql, p = content_conditions(self, a)
+            conds.extend(sql)
+            params.extend(p)
         if self.globs:
             sql, p = patterns_condition(self.globs, backend, a)
             conds.append(sql)

@@ -12,7 +12,7 @@ from typing import Callable
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
-from casparian_tui.scout import rules
+from casparian_tui.scout import rules, scan_changes
 from casparian_tui.scout.file_merge import staged
 from casparian_tui.scout.excludes import under_excluded
 
@@ -78,6 +78,7 @@ def move_renamed(conn: Connection, source_id: int, scan_id: int) -> int:
         # The new row holds the path (UNIQUE): it goes first.
         conn.execute(f"DELETE FROM scout_file_tags WHERE file_id IN (SELECT new_id FROM {stage})")
         conn.execute(f"DELETE FROM scout_files WHERE id IN (SELECT new_id FROM {stage})")
+        scan_changes.record_renamed(conn, stage, scan_id)
         conn.execute(_MOVE.format(stage=stage), [scan_id, scan_id])
     if not rules.nothing_to_apply(conn):
         rules.apply_rules(conn, source_id=source_id, file_ids=pairs.column("old_id"))
@@ -100,6 +101,7 @@ def mark_deleted(
     """
     unseen = "source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?"
     if not error_dirs and exclude is None:
+        scan_changes.record_deleted(conn, scan_id, unseen, [source_id, scan_id])
         return conn.execute(
             f"UPDATE scout_files SET deleted_at = ?, status = 'deleted' WHERE {unseen}",
             [now_us, source_id, scan_id],
@@ -117,6 +119,7 @@ def mark_deleted(
     if not gone:
         return 0
     with staged(conn, pa.table({"id": pa.array(gone, pa.int64())}), "_cf_gone") as stage:
+        scan_changes.record_deleted(conn, scan_id, f"id IN (SELECT id FROM {stage})", [])
         conn.execute(
             f"UPDATE scout_files SET deleted_at = ?, status = 'deleted' WHERE id IN (SELECT id FROM {stage})",
             [now_us],

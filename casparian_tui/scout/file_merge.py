@@ -16,6 +16,7 @@ from typing import Callable
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
+from casparian_tui.scout.scan_changes import record_batch
 
 
 def staged(conn: Connection, data: pa.Table, prefix: str = "_cf_stage"):
@@ -126,6 +127,8 @@ def upsert_files(
             check()
         else:
             same = 0
+        if changed or back:
+            record_batch(conn, stage, source_id, scan_id)  # before the UPDATE rewrites them
         if changed or back or same != unchanged:
             conn.execute(_UPDATE_DIFFERENT.format(stage=stage), [scan_id, now_us, scan_id, source_id])
             check()

@@ -26,7 +26,7 @@ from casparian_tui.db.connection import Connection
 from casparian_tui.scout.file_merge import BatchCounts, staged, upsert_files
 from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import CasparianError, QueryInterrupted
-from casparian_tui.scout import catalog_sync, rules
+from casparian_tui.scout import catalog_sync, hashsets, rules
 from casparian_tui.scout.excludes import compile_excludes
 from casparian_tui.scout.pathcodec import display_name, shown_path
 from casparian_tui.scout.sources import Source, now_us, resolve_root
@@ -84,6 +84,7 @@ class ScanResult:
         return {
             "source": self.source,
             "root": self.root,
+            "scan_id": self.scan_id,  # `casparian changes SCAN_ID` lists the files
             "files_found": self.files_found,
             "new": self.new,
             "changed": self.changed,
@@ -282,6 +283,8 @@ class Scanner:
                     exclude=self.exclude_fn,
                 )
             catalog_sync.refresh_folders(conn, self.source.id)
+            # a changed file's old hash no longer counts: nor does the hash-set tag it earned
+            hashsets.apply_hashset_rules(conn, source_id=self.source.id)
             catalog_sync.refresh_source_totals(conn, self.source.id, now_us())
             return renamed, deleted
 

@@ -261,6 +261,9 @@ def remove_source(db: Database, name: str) -> dict:
                 f"No source named {name!r}.", hint="See `casparian source list`."
             )
         # No foreign keys (see db/schema.py), so children go first, explicitly.
+        from casparian_tui.scout.scan_changes import forget_source
+
+        forget_source(conn, src.id)
         tags = conn.execute(
             "DELETE FROM scout_file_tags WHERE file_id IN (SELECT id FROM scout_files WHERE source_id = ?)",
             [src.id],
