@@ -250,6 +250,9 @@ class PostgresConnection(Connection):
     def continue_sequence(self, seq: str, top: int) -> None:
         self.query_all("SELECT setval(?, ?)", (seq, top))
 
+    def size_bytes(self) -> int:
+        return int(self.query_value("SELECT pg_database_size(current_database())", default=0))
+
     def interrupt(self) -> None:
         cancel = getattr(self._con, "cancel_safe", None) or self._con.cancel
         try:
