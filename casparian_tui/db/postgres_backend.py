@@ -200,7 +200,9 @@ class PostgresConnection(Connection):
         return hit
 
     def _begin(self, write: bool) -> None:
-        self._con.execute("BEGIN READ ONLY" if self.read_only or not write else "BEGIN")
+        # A read transaction sees one snapshot throughout (a whole-database copy relies on it).
+        self._con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if self.read_only or not write
+                          else "BEGIN")
 
     def _commit(self) -> None:
         self._con.execute("COMMIT")
