@@ -22,6 +22,7 @@ from casparian_tui.db import Database
 from casparian_tui.db import transfer as tr
 from casparian_tui.db.lease import WriterLease
 from casparian_tui.db.migrate import migrate
+from casparian_tui.db.schema import LATEST_VERSION, MIGRATIONS
 from casparian_tui.db.sqlite_backend import SQLiteConnection
 from casparian_tui.errors import SchemaTooNew
 from casparian_tui.scout import rules
@@ -134,9 +135,9 @@ def test_older_source_schema_is_brought_up_to_date_in_the_copy(tmp_path):
     conn.execute("INSERT INTO cf_job_events (job_id, event_at, event, detail) VALUES (7, 5, 'queued', NULL)")
     conn.close()
     report = tr.transfer(source, "sqlite", tmp_path / "t.duckdb", "duckdb")
-    assert report.source_schema_version == 2 and report.target_schema_version == 3
+    assert report.source_schema_version == 2 and report.target_schema_version == LATEST_VERSION
     copy = dump("duckdb", tmp_path / "t.duckdb")
-    assert [r[0] for r in copy["cf_schema_version"]] == [1, 2, 3]
+    assert [r[0] for r in copy["cf_schema_version"]] == [m.version for m in MIGRATIONS]
     assert copy["scout_sources"] == [(1, "s", "/s", 1, 1, 2, None, 0, 0)]
     assert copy["cf_job_events"] == [(1, 7, 5, "queued", None)]
     assert copy["schema_contracts"] == []
