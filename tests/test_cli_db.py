@@ -30,7 +30,7 @@ def test_db_info_json_creates_and_migrates(cli, backend, tmp_path):
     out = cli("--backend", backend, "db", "info", "--json", env={"CASPARIAN_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
-    assert set(info) == {"backend", "path", "size_bytes", "schema_version", "read_only", "lease"}
+    assert set(info) == {"backend", "path", "size_bytes", "schema_version", "read_only", "lease", "sharing"}
     assert info["backend"] == backend
     assert info["schema_version"] == LATEST_VERSION
     assert info["read_only"] is False

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from conftest import REPO
+from conftest import FILE_BACKENDS, REPO
 from transfer_catalog import AWKWARD, build_catalog, dump, known_tables, open_file
 from waiting import wait_for
 
@@ -51,6 +51,7 @@ def _catalog(backend: str, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("backend", FILE_BACKENDS)
 def test_round_trip_keeps_every_row_and_ids_continue(backend, tmp_path):
     source = _catalog(backend, tmp_path)
     before = _digest(source)
@@ -227,3 +228,63 @@ def test_migrated_database_works_with_every_command(tmp_path, cli):
     assert dump("sqlite", Path(back)) == dump("duckdb", Path(target))
     res = cli("--db", back, "files", "--json")
     assert res.returncode == 0 and len(json.loads(res.stdout)) == 5
+
+
+def _server_dump(dsn: str) -> dict[str, list[tuple]]:
+    from casparian_tui.db.postgres_backend import PostgresConnection
+    from transfer_catalog import _key
+
+    conn = PostgresConnection(dsn, read_only=True)
+    try:
+        out = {}
+        for table in sorted(conn.table_names()):
+            rows = conn.query_all(f"SELECT * FROM {table}")
+            out[table] = sorted((tuple(int(v) if isinstance(v, bool) else v for v in r) for r in rows), key=_key)
+        return out
+    finally:
+        conn.close()
+
+
+def test_sqlite_to_postgres_to_duckdb_through_the_cli(cli, pg_cluster, tmp_path):
+    source = _catalog("sqlite", tmp_path)
+    original = dump("sqlite", source)
+    target = pg_cluster.empty_database()
+    res = cli("db", "migrate", "--from", str(source), "--to", target, "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["verified"] and report["target_backend"] == "postgres"
+    assert "@" not in report["target"] and report["target"].endswith(target.split("?")[0].rsplit("/", 1)[1])
+    assert _server_dump(target) == original
+
+    again = cli("db", "migrate", "--from", str(source), "--to", target)
+    assert again.returncode == 1 and "already holds Casparian tables" in again.stderr
+    back = tmp_path / "back.duckdb"
+    res = cli("--db", target, "db", "export", "--to", str(back), "--json")
+    assert res.returncode == 0, res.stderr
+    assert dump("duckdb", back) == original
+    res = cli("--db", target, "db", "check", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["ok"]
+
+    # new rows on the server get ids after the highest copied one
+    db = Database(Settings.resolve(db=target, env={}, command="pytest"))
+    try:
+        rule = db.write("add a rule", lambda c: rules.add_rule(c, "*.new", "new"))
+    finally:
+        db.close()
+    assert rule.id == max(r[0] for r in original["scout_tagging_rules"]) + 1
+
+
+def test_a_failed_copy_to_postgres_leaves_the_target_as_it_was(pg_cluster, tmp_path, monkeypatch):
+    source = _catalog("duckdb", tmp_path)
+    target = pg_cluster.empty_database()
+
+    def lossy_copy(src, dst, *args):
+        sums = original_copy(src, dst, *args)
+        dst.execute("DELETE FROM scout_tagging_rules WHERE id = (SELECT max(id) FROM scout_tagging_rules)")
+        return sums
+
+    original_copy = tr._copy
+    monkeypatch.setattr(tr, "_copy", lossy_copy)
+    with pytest.raises(tr.TransferMismatch, match="scout_tagging_rules"):
+        tr.transfer(source, "duckdb", target, "postgres")
+    assert _server_dump(target) == {}  # the transaction never committed: no tables at all

@@ -66,9 +66,16 @@ async def test_settings_show_the_lease_and_switch_read_only(tmp_path, backend, m
         table = app.screen.query_one("#settings-table", DataTable)
         values = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert values["backend"] == backend
-        assert values["lease"] == "writer"
         assert values["schema version"] == str(__import__("casparian_tui.db.schema", fromlist=["x"]).LATEST_VERSION)
-        assert values["database file"].startswith("~/.casparian_flow/")
+        if backend == "postgres":  # host:port/dbname, never credentials; no lease
+            assert values["lease"] == "shared server, no lease"
+            from casparian_tui.db.pg_dsn import describe
+
+            assert values["database"] == describe(app.db.settings.dsn) and "/cf_test_" in values["database"]
+            assert "@" not in values["database"]
+        else:
+            assert values["lease"] == "writer"
+            assert values["database file"].startswith("~/.casparian_flow/")
         app.screen.query_one("#read-only", Switch).value = True
         await wait_until(pilot, lambda: app.db.read_only)
         await settle(pilot)
@@ -80,13 +87,16 @@ async def test_settings_show_the_lease_and_switch_read_only(tmp_path, backend, m
         await pilot.press("4", "w")
         await wait_until(pilot, lambda: not app.db.read_only)
         await settle(pilot)
-        assert "writer" in str(app.screen.query_one("StatusBar").render())
+        assert ("shared server" if backend == "postgres" else "writer") in str(app.screen.query_one("StatusBar").render())
 
 
 @pilot_test
 async def test_status_bar_names_another_writer(tmp_path, backend, monkeypatch):
     import subprocess
     import sys
+
+    if backend == "postgres":
+        pytest.skip("no lease on a server: nobody is named as the writer")
 
     app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
     code = (

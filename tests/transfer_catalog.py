@@ -17,6 +17,7 @@ from casparian_tui.scout import rules, tags
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 from casparian_tui.scout.testtree import make_tree
+from casparian_tui.sentinel import registry
 from casparian_tui.sentinel import backtest as bt
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel import queue as q
@@ -75,6 +76,14 @@ def build_catalog(db, tmp_path: Path) -> None:
     db.write("build a test catalog", tag_and_queue)
     spec = load_parser(make_parser(tmp_path, "if name.startswith('100'): raise ValueError('no good')"))
     bt.run_backtest(db, spec, "csv", workers=1)
+
+    def workers(c):
+        registry.register(c, spec, "host-a")
+        registry.worker_started(c, "host-a:41:abc", "host-a", 41, ["p"])
+        registry.worker_started(c, "host-b:42:def", "host-b", 42, [])
+        registry.worker_stopped(c, "host-b:42:def", 7)
+
+    db.write("register a parser and workers", workers)
 
 
 def open_file(backend: str, path: Path):

@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 
 from casparian_tui.cli.context import Context
+from casparian_tui.config import PG_PREFIXES, SQLITE_SUFFIXES
 from casparian_tui.cli.output import print_json, print_pairs, print_table, stdout_console
 from casparian_tui.db.check import check_database
 from casparian_tui.db.info import database_info, database_size
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
     migrate = dsub.add_parser(
         "migrate",
-        help="copy a SQLite database into a new DuckDB file, verified",
+        help="copy a database into a new one of another backend, verified (SQLite -> DuckDB by default)",
         description=(
             "Copy every table of a SQLite database into a new DuckDB file: ids, timestamps, "
             "NULLs and file names exactly; new ids continue after the highest. The source is "
@@ -68,13 +69,18 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         epilog=(
             "examples:\n  casparian db migrate --from ~/.casparian_flow/casparian_flow.sqlite "
             "--to ~/.casparian_flow/casparian_flow.duckdb\n"
-            "  casparian db migrate --from old.sqlite --to new.duckdb --force --json"
+            "  casparian db migrate --from old.sqlite --to new.duckdb --force --json\n"
+            "  casparian db migrate --from casparian_flow.duckdb --to postgresql://cf@dbhost/casparian\n\n"
+            "A postgresql:// target must hold no Casparian tables (or --force); it is filled in one\n"
+            "transaction that commits only once verified."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )
-    migrate.add_argument("--from", dest="source", required=True, metavar="PATH", help="the SQLite database")
-    migrate.add_argument("--to", dest="target", required=True, metavar="PATH", help="the DuckDB file to create")
+    migrate.add_argument("--from", dest="source", required=True, metavar="PATH",
+                         help="the database to copy (a file or a postgresql:// URL)")
+    migrate.add_argument("--to", dest="target", required=True, metavar="PATH",
+                         help="the database to create (.duckdb, .sqlite or a postgresql:// URL)")
     migrate.add_argument("--force", action="store_true", help="replace the target if it exists")
     migrate.add_argument("--json", action="store_true", help="print one JSON object")
     migrate.set_defaults(handler=cmd_migrate)
@@ -89,7 +95,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         ),
         epilog=(
             "examples:\n  casparian db export --to ~/.casparian_flow/casparian_flow.sqlite\n"
-            "  casparian --db work.duckdb db export --to work.sqlite --force --json"
+            "  casparian --db work.duckdb db export --to work.sqlite --force --json\n"
+            "  casparian --db postgresql://cf@dbhost/casparian db export --to snapshot.duckdb"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
@@ -143,24 +150,50 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if result["ok"] else EXIT_ERROR
 
 
+def _kind_of(place: str, default: str) -> str:
+    """The backend a --from/--to names: a postgresql:// URL, else a file's contents or its suffix."""
+    if place.lower().startswith(PG_PREFIXES):
+        return "postgres"
+    path = Path(place).expanduser()
+    if path.exists() and path.is_file():
+        kind = _file_kind(path)
+        if kind != "unknown":
+            return kind
+    if place.lower().endswith(SQLITE_SUFFIXES):
+        return "sqlite"
+    return "duckdb" if place.lower().endswith(".duckdb") else default
+
+
+def _place(text: str, backend: str):
+    return text if backend == "postgres" else Path(text).expanduser()
+
+
 def cmd_migrate(ctx: Context, args: argparse.Namespace) -> int:
-    source = Path(args.source).expanduser()
-    if source.exists() and _file_kind(source) == "duckdb":
-        raise UsageError(f"{source} is a DuckDB file; migrate copies a SQLite database.",
+    src_backend = _kind_of(args.source, "sqlite")
+    dst_backend = _kind_of(args.target, "duckdb")
+    if src_backend == "duckdb" and dst_backend == "duckdb":
+        raise UsageError(f"{args.source} is a DuckDB file; migrate copies a SQLite database.",
                          hint="To copy DuckDB to SQLite use: casparian --db SOURCE db export --to PATH")
-    return _run_transfer(ctx, args, source, "sqlite", Path(args.target).expanduser(), "duckdb")
+    if src_backend == dst_backend:
+        raise UsageError(f"The source and the target are both {src_backend}; copy between two backends.")
+    return _run_transfer(ctx, args, _place(args.source, src_backend), src_backend,
+                         _place(args.target, dst_backend), dst_backend)
 
 
 def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
-    if ctx.settings.backend != "duckdb":
+    backend = ctx.settings.backend
+    dst_backend = _kind_of(args.target, "sqlite")
+    if dst_backend == backend:
         raise UsageError(
-            "db export copies a DuckDB database; the current one is SQLite.",
+            f"db export copies the current database to another backend; the current one is {backend}, "
+            f"and so is the target.",
             hint="To copy SQLite to DuckDB use: casparian db migrate --from SOURCE --to PATH",
         )
-    return _run_transfer(ctx, args, ctx.settings.db_path, "duckdb", Path(args.target).expanduser(), "sqlite")
+    source = ctx.settings.dsn if backend == "postgres" else ctx.settings.db_path
+    return _run_transfer(ctx, args, source, backend, _place(args.target, dst_backend), dst_backend)
 
 
-def _run_transfer(ctx: Context, args, source: Path, src_backend: str, target: Path, dst_backend: str) -> int:
+def _run_transfer(ctx: Context, args, source, src_backend: str, target, dst_backend: str) -> int:
     with _progress(ctx) as on_progress:
         report = transfer(
             source, src_backend, target, dst_backend,
@@ -204,7 +237,10 @@ def _print_report(report: TransferReport) -> None:
     print(f"Copied {report.source} ({report.source_backend}, schema {report.source_schema_version}) to "
           f"{report.target} ({report.target_backend}, schema {report.target_schema_version}) "
           f"in {report.duration_s:.1f} s; every table verified.")
-    print(f"Use it with: casparian --db {report.target} ...")
+    if report.target_backend == "postgres":
+        print("Use it with: casparian --db postgresql://HOST:PORT/DBNAME ... (the URL you gave)")
+    else:
+        print(f"Use it with: casparian --db {report.target} ...")
 
 
 def _file_kind(path: Path) -> str:

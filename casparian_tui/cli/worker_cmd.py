@@ -69,7 +69,7 @@ def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     from casparian_tui.sentinel import queue as q
     from casparian_tui.sentinel.runner import DEFAULT_TIMEOUT_S
     from casparian_tui.sentinel.selection import resolve_output_root
-    from casparian_tui.sentinel.worker_loop import WorkerOptions, WorkerService
+    from casparian_tui.sentinel.worker_loop import WorkerOptions, WorkerService, check_output_root
 
     if args.concurrency < 1 or (args.timeout is not None and args.timeout <= 0):
         raise UsageError("--concurrency and --timeout must be positive.")
@@ -82,6 +82,7 @@ def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
         poll_s=args.poll_seconds,
     )
     service = WorkerService(ctx.db, opts, log=lambda m: print(safe_text(m), file=sys.stderr, flush=True))
+    check_output_root(opts.output_root, service.host)  # before saying we started
 
     def stop(signum, frame):
         service.request_stop()

@@ -22,8 +22,13 @@ def file_size(path) -> int:
 def database_size(db: Database) -> int:
     """Bytes the database takes: its files, or on a server what the server reports."""
     if db.shared:
-        return int(db.query_value("SELECT pg_database_size(current_database())", default=0))
+        return db.read(server_size)
     return file_size(db.path)
+
+
+def server_size(conn) -> int:
+    """What the server reports for the database (a server database has no file of ours)."""
+    return conn.size_bytes()
 
 
 def database_info(db: Database) -> dict:

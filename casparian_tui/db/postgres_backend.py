@@ -200,7 +200,9 @@ class PostgresConnection(Connection):
         return hit
 
     def _begin(self, write: bool) -> None:
-        self._con.execute("BEGIN READ ONLY" if self.read_only or not write else "BEGIN")
+        # A read transaction sees one snapshot throughout (a whole-database copy relies on it).
+        self._con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if self.read_only or not write
+                          else "BEGIN")
 
     def _commit(self) -> None:
         self._con.execute("COMMIT")
@@ -249,6 +251,9 @@ class PostgresConnection(Connection):
 
     def continue_sequence(self, seq: str, top: int) -> None:
         self.query_all("SELECT setval(?, ?)", (seq, top))
+
+    def size_bytes(self) -> int:
+        return int(self.query_value("SELECT pg_database_size(current_database())", default=0))
 
     def interrupt(self) -> None:
         cancel = getattr(self._con, "cancel_safe", None) or self._con.cancel

@@ -8,6 +8,9 @@ from casparian_tui.db.database import Database
 from casparian_tui.db.lease import pid_alive, read_holder
 
 
+SHARED = "shared server, no lease"
+
+
 def short_holder(holder: dict) -> str:
     command = str(holder.get("command", "?"))
     if len(command) > 48:
@@ -21,6 +24,8 @@ def lease_state(db: Database) -> str:
 
     Reads the lease record file only; never waits on the database.
     """
+    if db.shared:  # a server: no lease, nobody waits for anybody
+        return "read-only" if db.read_only else SHARED
     actor = db.actor
     if actor.waiting_for:
         return f"waiting for lock ({actor.waiting_for})"
@@ -39,6 +44,8 @@ def lease_state(db: Database) -> str:
 
 def other_activity(db: Database) -> str | None:
     """What another process holding the lease says it is doing, if anything."""
+    if db.shared:
+        return None
     holder = read_holder(db.path)
     if holder and holder.get("pid") != os.getpid() and holder.get("activity"):
         return f"PID {holder['pid']}: {holder['activity']}"

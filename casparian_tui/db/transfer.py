@@ -22,6 +22,14 @@ A one-shot copy that opens both files itself (not through the DB actor):
   count and an order-independent checksum (db/checksum.py) with the source's;
   any difference is an error naming the tables.
 
+PostgreSQL on either side: a server database is named by its postgresql://
+URL (shown as host:port/dbname, never with credentials). As a source it is
+read in one REPEATABLE READ, READ ONLY transaction (no lease: the snapshot
+is the consistency). As a target the whole copy — schema, rows, verification
+— is one transaction, committed only once verified, so a failure or a kill
+leaves the target database as it was; it must hold no Casparian tables
+unless `force`, which drops them inside that transaction.
+
 Schema versions: a source newer than this Casparian is refused (SchemaTooNew).
 An older source is copied into a target at the latest schema: every column
 both have is copied, newer columns take their defaults, `cf_schema_version`
@@ -61,8 +69,9 @@ _LOCK_RETRY_S = 0.1
 
 # Per-backend file settings: a temporary file needs no crash safety while it
 # is filled (it is thrown away on failure), only once it is finished.
-_FAST_LOAD = {"sqlite": ["PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"], "duckdb": []}
-_FINISH = {"sqlite": [], "duckdb": ["CHECKPOINT"]}
+_FAST_LOAD = {"sqlite": ["PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"], "duckdb": [], "postgres": []}
+_FINISH = {"sqlite": [], "duckdb": ["CHECKPOINT"], "postgres": []}
+SERVER = "postgres"
 
 ProgressFn = Callable[[str, int, int], None]  # table, rows copied so far, rows in the table
 
@@ -113,9 +122,9 @@ def table_order() -> list[str]:
 
 
 def transfer(
-    source: Path,
+    source,
     source_backend: str,
-    target: Path,
+    target,
     target_backend: str,
     *,
     force: bool = False,
@@ -123,7 +132,14 @@ def transfer(
     command: str = "casparian",
     on_progress: ProgressFn | None = None,
 ) -> TransferReport:
-    """Copy every table of `source` into a new `target` file, verified. See the module docstring."""
+    """Copy every table of `source` into a new `target`, verified. See the module docstring.
+
+    A file is a path; a PostgreSQL database is its connection URL.
+    """
+    if source_backend == target_backend:
+        raise UsageError(f"The source and the target are both {source_backend}; copy between two backends.")
+    if SERVER in (source_backend, target_backend):
+        return _transfer_server(source, source_backend, target, target_backend, force, wait_s, command, on_progress)
     started = time.perf_counter()
     source, target = Path(source).absolute(), Path(target).absolute()
     _check_paths(source, target, force)
@@ -139,10 +155,7 @@ def transfer(
         if force and target.exists():
             leases.append(_take_lease(target, command, deadline))
         src = _open(source_backend, source, read_only=True, deadline=deadline)
-        version = current_version(src)
-        if version == 0:
-            raise NotADatabase(f"Not a Casparian database (no schema version): {source}")
-        check_not_newer(version, source)
+        version = _source_version(src, source)
         report = TransferReport(str(source), source_backend, version, str(target), target_backend, LATEST_VERSION)
         _remove_files(tmp)
         dst = _open(target_backend, tmp, read_only=False, deadline=deadline)
@@ -174,6 +187,93 @@ def transfer(
             lease.release()
 
 
+def _source_version(src: Connection, where) -> int:
+    version = current_version(src)
+    if version == 0:
+        raise NotADatabase(f"Not a Casparian database (no schema version): {where}")
+    check_not_newer(version, where)
+    return version
+
+
+def _transfer_server(source, source_backend, target, target_backend, force, wait_s, command, on_progress):
+    """A copy with a PostgreSQL database on one side (see the module docstring)."""
+    from casparian_tui.db.pg_dsn import describe
+
+    started = time.perf_counter()
+    deadline = time.monotonic() + wait_s
+    leases: list[WriterLease] = []
+    src = dst = None
+    hasher = BatchHasher()
+    name = {source_backend: source, target_backend: target}
+    shown = {b: describe(str(v)) if b == SERVER else str(Path(v).absolute()) for b, v in name.items()}
+    try:
+        if source_backend == SERVER:
+            target = Path(target).absolute()
+            _check_paths(None, target, force)
+            remove_stale_temps(target)
+            if force and target.exists():
+                leases.append(_take_lease(target, command, deadline))
+            src = _open(SERVER, str(source), read_only=True, deadline=deadline)
+        else:
+            source = Path(source).absolute()
+            if not source.exists():
+                raise NoDatabase(f"No database at {source}.")
+            leases.append(_take_lease(source, command, deadline))
+            leases[0].set_activity(f"copying to {shown[target_backend]}")
+            src = _open(source_backend, source, read_only=True, deadline=deadline)
+        version = _source_version(src, shown[source_backend])
+        report = TransferReport(shown[source_backend], source_backend, version, shown[target_backend],
+                                target_backend, LATEST_VERSION)
+        if target_backend == SERVER:
+            dst = _open(SERVER, str(target), read_only=False, deadline=deadline)
+            with dst.transaction():  # all or nothing: committed only once verified
+                _clear_server_target(dst, shown[SERVER], force)
+                migrate(dst)
+                plans = _plan(src, dst)
+                sums = _copy(src, dst, plans, version, hasher, on_progress)
+                report.tables = _verify(dst, plans, sums, version, hasher)
+        else:
+            tmp = target.with_name(f".{target.name}.{os.getpid()}{_TMP_SUFFIX}")
+            try:
+                _remove_files(tmp)
+                dst = _open(target_backend, tmp, read_only=False, deadline=deadline)
+                for stmt in _FAST_LOAD[target_backend]:
+                    dst.execute(stmt)
+                migrate(dst)
+                plans = _plan(src, dst)
+                sums = _copy(src, dst, plans, version, hasher, on_progress)
+                for stmt in _FINISH[target_backend]:
+                    dst.execute(stmt)
+                dst.prepare_new()
+                report.tables = _verify(dst, plans, sums, version, hasher)
+                dst.close()
+                dst = None
+                _publish(tmp, target, force)
+            finally:
+                _remove_files(tmp)
+        report.verified = True
+        report.duration_s = round(time.perf_counter() - started, 3)
+        return report
+    finally:
+        for conn in (src, dst):
+            if conn is not None:
+                conn.close()
+        hasher.close()
+        for lease in reversed(leases):
+            lease.release()
+
+
+def _clear_server_target(dst: Connection, shown: str, force: bool) -> None:
+    ours = sorted(set(table_order()) & dst.table_names())
+    if ours and not force:
+        raise TargetExists(f"The target database already holds Casparian tables: {shown}",
+                           hint="Choose an empty database, or add --force to replace its Casparian tables.")
+    for table in ours:
+        dst.execute(f"DROP TABLE {table}")
+    for seq, _last, _start in dst.sequences():
+        dst.execute(f"DROP SEQUENCE IF EXISTS {seq}")
+
+
 @dataclass
 class _Plan:
     table: str
@@ -189,7 +289,9 @@ def _plan(src: Connection, dst: Connection) -> list[_Plan]:
             f"The source has tables this Casparian does not know: {', '.join(unknown)}",
             hint="Nothing was copied; use the Casparian that wrote this database.",
         )
-    duck = src if src.backend == "duckdb" else dst
+    # Column types as DuckDB names them (PostgreSQL reports the same names; SQLite's are loose).
+    duck = next(c for c in (src, dst) if c.backend == "duckdb") if "duckdb" in (src.backend, dst.backend) else \
+        next(c for c in (src, dst) if c.backend != "sqlite")
     order = table_order()
     plans = []
     for table in sorted(dst_tables, key=lambda t: (order.index(t) if t in order else len(order), t)):
@@ -279,10 +381,10 @@ def _verify(dst, plans, sums, source_version, hasher) -> list[TableReport]:
 
 
 # ---- files, leases, connections -----------------------------------------
-def _check_paths(source: Path, target: Path, force: bool) -> None:
-    if not source.exists():
+def _check_paths(source: Path | None, target: Path, force: bool) -> None:
+    if source is not None and not source.exists():
         raise NoDatabase(f"No database at {source}.")
-    if target.exists() and source.resolve() == target.resolve():
+    if source is not None and target.exists() and source.resolve() == target.resolve():
         raise UsageError("The source and the target are the same file.")
     if target.exists() and not force:
         raise TargetExists(
@@ -305,7 +407,11 @@ def _take_lease(path: Path, command: str, deadline: float) -> WriterLease:
     return lease
 
 
-def _open(backend: str, path: Path, read_only: bool, deadline: float) -> Connection:
+def _open(backend: str, path, read_only: bool, deadline: float) -> Connection:
+    if backend == SERVER:
+        from casparian_tui.db.postgres_backend import PostgresConnection
+
+        return PostgresConnection(str(path), read_only=read_only, application_name="casparian transfer")
     if backend == "sqlite":
         return sqlite_backend.SQLiteConnection(path, read_only=read_only)
     while True:

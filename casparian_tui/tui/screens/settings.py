@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from casparian_tui import __version__
-from casparian_tui.db.info import file_size
+from casparian_tui.db.info import file_size, server_size
 from casparian_tui.db.lease import read_holder
 from casparian_tui.db.migrate import current_version
 from casparian_tui.db.status import lease_state, short_holder
@@ -81,14 +81,16 @@ class SettingsScreen(ModeScreen):
             except CasparianError as err:
                 self._version = f"? ({err.message})"
         version = self._version
-        holder = read_holder(db.path)
+        holder = None if db.shared else read_holder(db.path)
+        size = await self.app.db_read(server_size) if db.shared else file_size(db.path)
         rows = [
             ("backend", db.backend),
-            ("database file", short_path(db.path)),
-            ("size", human_bytes(file_size(db.path))),
+            ("database" if db.shared else "database file", short_path(db.location)),
+            ("size", human_bytes(size)),
             ("schema version", str(version)),
             ("lease", lease_state(db)),
-            ("lease holder", short_holder(holder) if holder else "nobody"),
+            ("lease holder", short_holder(holder) if holder else
+             "none: every process reads and writes at once" if db.shared else "nobody"),
             ("read-only", "yes" if db.read_only else "no"),
             ("output folder", short_path(db.settings.home / "output")),
             ("versions", f"casparian {__version__} · textual {textual.__version__} · duckdb {duckdb.__version__}"),

@@ -7,7 +7,7 @@ import os
 from rich.text import Text
 from textual.widgets import Static
 
-from casparian_tui.db.status import lease_state, other_activity
+from casparian_tui.db.status import SHARED, lease_state, other_activity
 from casparian_tui.tui.widgets.refill import update_static
 
 
@@ -42,9 +42,10 @@ class StatusBar(Static):
             text.append(" ")
         text.append(db.backend, style="bold")
         text.append(" · ")
-        text.append(short_path(db.path))
+        text.append(short_path(db.location))
         text.append(" · ")
-        style = "green" if state == "writer" else ("yellow" if state.startswith(("waiting", "read-only", "reading through")) else "red")
+        style = "green" if state in ("writer", SHARED) else (
+            "yellow" if state.startswith(("waiting", "read-only", "reading through")) else "red")
         text.append(state, style=style)
         activity = app.activity or other_activity(db)
         if activity:
