@@ -44,3 +44,15 @@ def test_unknown_backend_is_a_usage_error():
 def test_relative_db_path_is_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Settings.resolve(db="rel.duckdb", env={}).db_path == Path(tmp_path, "rel.duckdb")
+
+
+def test_a_postgres_url_implies_the_backend_and_is_shown_without_credentials():
+    s = Settings.resolve(db="postgresql://cf:secret@dbhost:6543/casparian", env={})
+    assert s.backend == "postgres" and s.location == "dbhost:6543/casparian" and "secret" not in s.location
+    assert Settings.resolve(db="postgres://dbhost/x", env={}).backend == "postgres"
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(cli):
+    res = cli("--db", "postgresql://cf:secret@127.0.0.1:1/casparian", "db", "info")
+    assert res.returncode == 1 and res.stderr.startswith("error: Cannot connect to PostgreSQL at 127.0.0.1:1/casparian")
+    assert "secret" not in res.stderr + res.stdout and "Traceback" not in res.stderr

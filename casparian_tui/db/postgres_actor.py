@@ -22,7 +22,7 @@ from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.postgres_backend import PostgresConnection, load_psycopg
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.db.sharing import SharingPolicy
-from casparian_tui.errors import DatabaseError, QueryInterrupted, ReadOnlyViolation
+from casparian_tui.errors import CasparianError, DatabaseError, QueryInterrupted, ReadOnlyViolation
 
 # pg_advisory_lock key for "changing the schema" (any constant; 'cfschema' in ASCII).
 _SCHEMA_LOCK = 0x6366736368656D61
@@ -121,7 +121,7 @@ class PgActor(DbActor):
         return None  # nobody waits for us: keep the connection
 
     def _translate(self, exc: BaseException, req: _Request) -> BaseException:
-        if isinstance(exc, DatabaseError):
+        if isinstance(exc, CasparianError):
             return exc
         psycopg = load_psycopg()
         if not isinstance(exc, psycopg.Error):

@@ -16,7 +16,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection, Params
-from casparian_tui.errors import DatabaseError, UsageError
+from casparian_tui.errors import CasparianError, DatabaseError
 
 _stage_ids = itertools.count()
 
@@ -33,7 +33,7 @@ def load_psycopg():
     try:
         import psycopg
     except ImportError:
-        raise UsageError(
+        raise CasparianError(
             "The PostgreSQL backend needs psycopg.", hint="pip install 'casparian-flow[postgres]'"
         ) from None
     return psycopg
