@@ -83,11 +83,29 @@ class CatalogDuckDB:
             yield from self.conn.arrow_reader(sql, params, batch_rows)
 
 
-class CatalogSQLite:
-    engine = "sqlite"
+class _CatalogOnly:
+    """A statement over the catalog tables alone, on the catalog's own connection."""
+
+    engine = ""
 
     def __init__(self, conn: Connection):
         self.conn = conn
+
+    def _scope(self) -> contextlib.AbstractContextManager:
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
+        with self._scope():
+            return self.conn.query_with_columns(sql, params)
+
+    def batches(self, sql: str, params: Sequence, batch_rows: int):
+        with self._scope():
+            table = self.conn.query_arrow(sql, params)
+        yield from table.to_batches(batch_rows)
+
+
+class CatalogSQLite(_CatalogOnly):
+    engine = "sqlite"
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
@@ -105,21 +123,9 @@ class CatalogSQLite:
         finally:
             self.conn.set_authorizer(None)
 
-    def rows(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
-        with self._scope():
-            return self.conn.query_with_columns(sql, params)
 
-    def batches(self, sql: str, params: Sequence, batch_rows: int):
-        with self._scope():
-            table = self.conn.query_arrow(sql, params)
-        yield from table.to_batches(batch_rows)
-
-
-class CatalogServer:
+class CatalogServer(_CatalogOnly):
     engine = "postgres"
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
@@ -136,12 +142,3 @@ class CatalogServer:
                 raise QueryRefused("Refused: the query tried to change the database.",
                                    hint="casparian query only reads.") from None
             raise QueryFailed(f"Query failed: {text}") from None
-
-    def rows(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
-        with self._scope():
-            return self.conn.query_with_columns(sql, params)
-
-    def batches(self, sql: str, params: Sequence, batch_rows: int):
-        with self._scope():
-            table = self.conn.query_arrow(sql, params)
-        yield from table.to_batches(batch_rows)
