@@ -179,8 +179,9 @@ class DbActor:
         self._closed.set()
         atexit.unregister(self.shutdown)
         with self._current_lock:
-            if self._current is not None and self.file.conn is not None:
-                self.file.conn.interrupt()
+            conn = self.file.conn
+            if self._current is not None and conn is not None:
+                conn.interrupt()
         self._fail_pending()
         thread = self._thread
         if thread is not None:
@@ -192,8 +193,9 @@ class DbActor:
                 deadline = time.monotonic() + timeout
                 while thread.is_alive() and time.monotonic() < deadline:
                     with self._current_lock:
-                        if self._current is not None and self._conn is not None:
-                            self._conn.interrupt()
+                        conn = self.file.conn
+                        if self._current is not None and conn is not None:
+                            conn.interrupt()
                     thread.join(0.05)
                 if thread.is_alive():
                     # Stuck in Python code we cannot interrupt; the OS drops the
