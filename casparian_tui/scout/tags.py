@@ -125,6 +125,8 @@ def require_known_tag(conn: Connection, tag: str) -> None:
         return
     if conn.query_one("SELECT 1 FROM scout_tagging_rules WHERE tag = ? AND enabled LIMIT 1", (tag,)) is not None:
         return
+    if conn.query_one("SELECT 1 FROM scout_hashset_rules WHERE tag = ? LIMIT 1", (tag,)) is not None:
+        return
     known = sorted(known_tags(conn))
     shown = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
     raise UnknownTag(
