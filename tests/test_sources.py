@@ -111,7 +111,7 @@ def parse(path):
 """
 
 
-def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_path):
+def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_path, db_url):
     import json
 
     parent = tmp_path / "case"
@@ -119,7 +119,7 @@ def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_pa
     make_tree(parent / "host2", 6, seed=2, depth=1, files_per_dir=6)
     parser = tmp_path / "one_row.py"
     parser.write_text(ONE_ROW_PARSER)
-    g = ["--backend", backend, "--db", str(tmp_path / f"nest.{backend}")]
+    g = ["--backend", backend, "--db", db_url]
     assert cli("scan", str(parent / "host1"), "--quiet", *g).returncode == 0
     assert cli("rule", "add", "*", "--tag", "all", *g).returncode == 0
     proc = cli("scan", str(parent), "--quiet", *g)
