@@ -7,6 +7,7 @@ so only kill -9 ended it. The timeouts below are "it never came" guards.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,24 +15,35 @@ import time
 
 import pytest
 
-from conftest import REPO
+
+from conftest import FILE_BACKENDS, REPO
 
 # 103 characters; a backtracking regex tries every split of the name between the 25 stars.
 RUNAWAY = "*[a]" * 25 + "[b]"
 LONG_NAME = "a" * 204
 
 
-def _args(backend, tmp_path):
-    suffix = "duckdb" if backend == "duckdb" else "sqlite"
-    return ["--backend", backend, "--db", str(tmp_path / f"cli.{suffix}")]
+def _args(backend, db_url):
+    return ["--backend", backend, "--db", db_url]
 
 
-def test_a_runaway_glob_finishes_in_files_and_rule_test(cli, backend, tmp_path):
+def _query_running(backend, db_url, pid) -> bool:
+    """The `casparian query` of process `pid` has reached the database."""
+    if backend != "postgres":
+        return os.path.exists(db_url)
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as con:
+        return con.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active'",
+                           (f"casparian {pid}",)).fetchone() is not None
+
+
+def test_a_runaway_glob_finishes_in_files_and_rule_test(cli, backend, tmp_path, db_url):
     root = tmp_path / "tree"
     root.mkdir()
     (root / LONG_NAME).write_text("x")
     (root / ("a" * 30 + "b")).write_text("y")
-    g = _args(backend, tmp_path)
+    g = _args(backend, db_url)
     assert cli("scan", str(root), "--quiet", *g).returncode == 0
     r = cli("files", "--glob", RUNAWAY, "--json", *g, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -40,28 +52,30 @@ def test_a_runaway_glob_finishes_in_files_and_rule_test(cli, backend, tmp_path):
     assert [f["rel_path"] for f in json.loads(r.stdout)] == [LONG_NAME]
 
 
-def test_a_runaway_exclude_finishes(cli, backend, tmp_path):
+def test_a_runaway_exclude_finishes(cli, backend, tmp_path, db_url):
     root = tmp_path / "tree"
     (root / LONG_NAME).mkdir(parents=True)
     (root / LONG_NAME / "inside.txt").write_text("x")
     (root / ("a" * 30 + "b")).write_text("y")
     r = cli("scan", str(root), "--exclude", RUNAWAY, "--exclude", "*[a]" * 25 + "[c]/", "--json",
-            *_args(backend, tmp_path), timeout=120)
+            *_args(backend, db_url), timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["files_found"] == 1  # only LONG_NAME/inside.txt is kept
 
 
+# A file backend: the query runs in this process. (A PostgreSQL query is stopped
+# by the server's cancel: test_actor.py's interrupt tests cover that backend.)
+@pytest.mark.parametrize("backend", FILE_BACKENDS)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_long_query_ends_on_a_signal(backend, tmp_path, signum):
+def test_a_long_query_ends_on_a_signal(backend, tmp_path, signum, db_url):
     endless = ("SELECT count(*) FROM range(1000000000000) a" if backend == "duckdb" else
                "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r")
-    proc = subprocess.Popen([sys.executable, "-m", "casparian_tui", "query", endless, *_args(backend, tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "casparian_tui", "query", endless, *_args(backend, db_url)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # Wait until the query runs: the database file exists and the process is still going.
         deadline = time.monotonic() + 60
-        db_file = tmp_path / ("cli.duckdb" if backend == "duckdb" else "cli.sqlite")
-        while not db_file.exists():
+        while not _query_running(backend, db_url, proc.pid):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the query never started"
             time.sleep(0.05)
@@ -93,12 +107,12 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_scan_ends_on_a_signal(backend, tmp_path, signum):
+def test_a_scan_ends_on_a_signal(backend, tmp_path, signum, db_url):
     from casparian_tui.scout.testtree import make_tree
 
     root = tmp_path / "tree"
     make_tree(root, 5000, seed=3, depth=1, files_per_dir=500)
-    proc = subprocess.Popen([sys.executable, "-c", PACED_SCAN, "scan", str(root), *_args(backend, tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-c", PACED_SCAN, "scan", str(root), *_args(backend, db_url)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "batch", proc.communicate()  # committing now

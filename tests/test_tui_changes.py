@@ -12,8 +12,17 @@ from textual.widgets import DataTable, Static, Tree
 from casparian_tui.db import change_signal
 from casparian_tui.errors import ReadOnlyViolation
 from casparian_tui.scout import rules
-from tests.conftest import run_cli
+from conftest import FILE_BACKENDS, run_cli
 from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_until
+
+
+
+# The change signal is a small file beside a database file. A PostgreSQL
+# catalog has no such file that every host sees, so its screens only follow
+# this process's own writes (a known gap); these tests cover the file backends.
+@pytest.fixture(params=FILE_BACKENDS)
+def backend(request) -> str:
+    return request.param
 
 
 @pytest.fixture
