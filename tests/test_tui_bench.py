@@ -15,12 +15,15 @@ async def test_backtest_then_contract(tmp_path, backend, monkeypatch):
         screen = app.screen
         names = [str(screen.query_one("#bench-parsers", DataTable).get_row_at(i)[0]) for i in range(3)]
         assert names == ["csv_rows", "jsonl_records", "log_lines"]
-        await pilot.press("enter")  # pick csv_rows: the form fills in, focus goes to the tag
+        await pilot.press("enter")  # pick csv_rows: the form fills in, the list keeps the focus
         await settle(pilot)
+        assert app.focused is screen.query_one("#bench-parsers", DataTable)
         assert screen.query_one("#bench-parser").value.endswith("csv_rows.py")
         assert screen.query_one("#bench-tag").value == "csv"
         screen.query_one("#bench-sample").value = "25"
-        await pilot.press("enter")
+        await pilot.press("b")  # as the README's key table says: Enter, then b
+        await settle(pilot)
+        assert screen.query_one("#bench-tag").value == "csv"
         await wait_until(pilot, lambda: screen.report is not None, timeout=60)
         await settle(pilot)
         report = screen.report
@@ -62,7 +65,7 @@ async def test_tab_then_digits_sent_at_once_land_in_the_sample_box(tmp_path, bac
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter", "tab", "tab")  # pick a parser; Tab into the form, to the tag
         await settle(pilot)
         screen = app.screen
         assert app.focused is screen.query_one("#bench-tag")
@@ -71,3 +74,35 @@ async def test_tab_then_digits_sent_at_once_land_in_the_sample_box(tmp_path, bac
         sample = screen.query_one("#bench-sample")
         await wait_until(pilot, lambda: sample.value == "20" or screen.query_one("#bench-tag").value != "csv")
         assert (screen.query_one("#bench-tag").value, sample.value) == ("csv", "20")
+
+
+@pilot_test
+async def test_enter_in_a_form_box_runs_the_backtest_and_esc_leaves_the_box(tmp_path, backend, monkeypatch):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        screen = app.screen
+        parsers = screen.query_one("#bench-parsers", DataTable)
+        await pilot.press("enter", "tab", "tab", "tab", "5", "escape")  # into the sample box, then out
+        await settle(pilot)
+        assert screen.query_one("#bench-sample").value == "5"
+        assert app.focused is parsers
+        await pilot.press("tab", "tab", "tab", "enter")
+        await wait_until(pilot, lambda: screen.report is not None, timeout=60)
+        assert screen.report.files_tested == 5
+
+
+@pilot_test
+async def test_form_placeholders_fit(tmp_path, monkeypatch):
+    """The sample box shows its whole placeholder, narrow or wide."""
+    for size in ((80, 24), (200, 50)):
+        app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("3")
+            await settle(pilot)
+            for box in app.screen.query("#bench-form TextInput"):
+                # one cell more than the text, for the cursor
+                assert box.content_region.width > len(box.placeholder), (size, box.id, box.content_region)

@@ -7,6 +7,7 @@ import pytest
 from textual.widgets import DataTable, Static, Switch
 
 from tui_support import SIZE, make_app, pilot_test, seed_jobs, settle, tui_settings, wait_until
+from casparian_tui.tui.screens.dialogs import ConfirmDialog
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +85,11 @@ async def test_settings_show_the_lease_and_switch_read_only(tmp_path, backend, m
         await pilot.press("1", "s")
         await pilot.pause()
         assert any("Read-only" in n.message for n in app._notifications)
-        await pilot.press("4", "w")
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("w")  # asks first
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
         await wait_until(pilot, lambda: not app.db.read_only)
         await settle(pilot)
         assert ("shared server" if backend == "postgres" else "writer") in str(app.screen.query_one("StatusBar").render())
@@ -114,3 +119,35 @@ async def test_status_bar_names_another_writer(tmp_path, backend, monkeypatch):
             assert "casparian scan /evidence" in status and "scanning 12,345 files" in status
     finally:
         proc.communicate("\n", timeout=10)
+
+
+@pilot_test
+async def test_leaving_read_only_asks_first(tmp_path, monkeypatch):
+    """Read-only asked for on the command line: w (or the switch) asks; only yes leaves it."""
+    settings = tui_settings(tmp_path, "duckdb", monkeypatch)
+    make_app(settings, demo=True).db.close()  # the catalog exists; now open it as `tui --read-only` does
+    app = make_app(settings.with_(read_only=True))
+    assert app.db.read_only
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        settings_screen = app.screen
+        for no in ("n", "escape", "enter"):  # Enter presses the focused button: stay read-only
+            await pilot.press("w")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert "started read-only" in str(app.screen.query_one("#confirm-body").render())
+            await pilot.press(no)
+            await wait_until(pilot, lambda: app.screen is settings_screen)
+            await settle(pilot)
+            assert app.db.read_only, no
+        settings_screen.query_one("#read-only", Switch).value = False  # the switch asks too
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is settings_screen)
+        await settle(pilot)
+        assert app.db.read_only and settings_screen.query_one("#read-only", Switch).value
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.db.read_only)

@@ -70,12 +70,15 @@ def test_parser_bench_create(tui):
     tui.ready("demo · 2,503 files", timeout=90)
     tui.keys("3")
     tui.wait_for("csv_rows")
-    tui.keys("Enter")  # pick csv_rows: the form fills, focus on the tag
+    tui.keys("Enter")  # pick csv_rows: the form fills, the list keeps the focus
     tui.wait_for("csv_rows picked")
-    tui.keys("Tab")
+    tui.keys("Tab", "Tab", "Tab")  # into the form: parser file, tag, sample size
     tui.type("20")
-    tui.keys("Enter")
-    tui.wait_for("100% passed", timeout=60)
+    # Back to the list (Shift+Tab: an Esc sent together with b would reach the app as Alt+b),
+    # then b backtests, as the README's key table says.
+    tui.keys("BTab", "BTab", "BTab", "b")
+    screen = tui.wait_for("100% passed", timeout=60)
+    assert "(20/20 files)" in screen
     tui.keys("p")
     tui.wait_for("Proposed: csv_rows.csv_rows v1")
     tui.keys("a")

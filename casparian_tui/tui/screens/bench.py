@@ -25,9 +25,11 @@ from casparian_tui.tui.widgets.text_input import TextInput
 
 
 HELP_KEYS = [
-    ("↑ ↓ Enter", "pick a parser from the list (fills the form)"),
+    ("↑ ↓ Enter", "pick a parser (fills the form; b then backtests it)"),
     ("b", "run the backtest (parser file + tag + optional sample size)"),
-    ("Esc", "cancel a running backtest"),
+    ("Tab", "into the form: parser file, tag, sample size"),
+    ("Enter (form)", "run the backtest"),
+    ("Esc", "cancel a running backtest; leave a form box"),
     ("p", "propose a schema contract from the observed output"),
     ("a", "approve the parser's latest proposed contract (runs then require its columns)"),
     ("x", "withdraw the parser's approved contract (runs fall back to its declared OUTPUTS)"),
@@ -80,7 +82,7 @@ class BenchScreen(ModeScreen):
             yield Label("Parsers", classes="section")
             yield DataTable(id="bench-parsers", cursor_type="row")
             with Horizontal(id="bench-form"):
-                yield TextInput(placeholder="parser file, e.g. assets/parsers/csv_rows.py", id="bench-parser")
+                yield TextInput(placeholder="parser file (.py)", id="bench-parser")
                 yield TextInput(placeholder="tag", id="bench-tag")
                 yield TextInput(placeholder="sample (all)", id="bench-sample")
             yield Static("Pick a parser and a tag, then press b to backtest it on the tag's files.", id="bench-summary")
@@ -101,7 +103,6 @@ class BenchScreen(ModeScreen):
         results.add_column("rows", key="rows", width=7)
         results.add_column("ms", key="ms", width=7)
         results.add_column("error", key="error", width=40)
-        self.query_one("#bench-sample", TextInput).styles.width = 16
         self.load_parsers()
         parsers.focus()
 
@@ -131,8 +132,8 @@ class BenchScreen(ModeScreen):
         tags = str(row[2]).split(", ")[0] if row[2] and not str(row[2]).startswith("✗") else ""
         tag_box = self.query_one("#bench-tag", TextInput)
         tag_box.value = tags
-        self.set_focus(tag_box)  # now: keys typed next belong to the form
-        self._summary(Text(f"{row[0]} picked — Enter runs the backtest on tag {tags or '?'}; Tab sets a sample size."))
+        # The focus stays on the list, so b, p, a and x act at once, as the key table says.
+        self._summary(Text(f"{row[0]} picked — b backtests it on tag {tags or '?'}; Tab edits the form (tag, sample size)."))
 
     @on(TextInput.Submitted)
     def _submitted(self) -> None:
@@ -216,6 +217,9 @@ class BenchScreen(ModeScreen):
         if self._cancel is not None:
             self._cancel.set()
             self._summary(Text("Cancelling…", style="yellow"))
+        elif isinstance(self.focused, TextInput):
+            # Out of the form box, so q, b and the screen numbers are keys again.
+            self.set_focus(self.query_one("#bench-parsers", DataTable))
 
     # ---- contracts -------------------------------------------------------
     def action_propose(self) -> None:

@@ -180,3 +180,32 @@ class FilterDialog(DialogScreen):
                 self.query_one("#ext", Input).value.strip(),
             )
         )
+
+
+class ConfirmDialog(DialogScreen):
+    """Asks yes or no before a step that is not undone by accident; No has the focus (Enter = no)."""
+
+    BINDINGS = [("escape", "cancel", "Cancel"), ("n", "cancel", "No"), ("y", "confirm", "Yes")]
+
+    def __init__(self, title: str, body: str, yes: str, no: str = "Cancel"):
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, markup=False, id="confirm-body")
+            yield Horizontal(Button(f"{self.yes} (y)", variant="warning", id="ok"),
+                             Button(f"{self.no} (n)", id="cancel"), classes="dialog-buttons")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#cancel", Button))
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def submit(self) -> None:
+        self.dismiss(True)

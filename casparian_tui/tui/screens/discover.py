@@ -41,7 +41,7 @@ HELP_KEYS = [
     ("t", "tag the selected files"),
     ("f", "filter by tag, status, extension"),
     ("] [", "next / previous page of files"),
-    ("Esc", "cancel a running scan; clear the pattern"),
+    ("Esc", "cancel a scan; clear the pattern and leave the box"),
 ]
 
 

@@ -11,7 +11,7 @@ from textual.widgets import Static
 GLOBAL_KEYS = [
     ("1 2 3 4 5", "Discover · Jobs · Parser Bench · Settings · Query"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q", "quit (in a text box: Esc, then q)"),
 ]
 
 

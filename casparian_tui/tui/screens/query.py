@@ -24,7 +24,7 @@ from casparian_tui.tui.widgets.status_bar import StatusBar
 
 HELP_KEYS = [
     ("F5 / Ctrl+Enter", "run the statement under the cursor (or the selection)"),
-    ("Esc", "stop the running query"),
+    ("Esc", "stop the running query; otherwise leave the editor"),
     ("Ctrl+↑ Ctrl+↓", "older / newer query from the history"),
     ("Ctrl+R", "pick from the history (last 500, kept in the home folder)"),
     ("Tab", "leave the editor (then 1-5 switch screens); editor → results → tree"),
@@ -178,7 +178,11 @@ class QueryScreen(ModeScreen):
         grid.open(result)
 
     def action_interrupt(self) -> None:
-        self.query_one("#query-results", ResultGrid).interrupt()
+        if self.query_one("#query-results", ResultGrid).interrupt():
+            return
+        if self.focused is self.query_one("#query-editor", TextArea):
+            # Nothing to stop: leave the editor, so q and 1-5 are keys again.
+            self.focus_next()
 
     # ---- history ------------------------------------------------------------------------------
     def action_history(self, step: int) -> None:

@@ -27,7 +27,7 @@ from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 HELP_KEYS = [
     ("Tab", "move between the read-only switch and the button"),
     ("space / Enter", "flip the switch / press the button"),
-    ("w", "request write access"),
+    ("w", "request write access (asks first)"),
 ]
 
 
@@ -123,11 +123,27 @@ class SettingsScreen(ModeScreen):
         self.action_request_write()
 
     def action_request_write(self) -> None:
-        if not self.app.db.read_only:
+        from casparian_tui.tui.screens.dialogs import ConfirmDialog
+
+        db = self.app.db
+        if not db.read_only:
             self.app.notify("Already allowed to write.")
             return
-        self.query_one("#settings-note", Static).update("Waiting for the writer lease…")
-        self.request_write()
+        asked = ("This session was started read-only (--read-only or CASPARIAN_READONLY).\n"
+                 if db.settings.read_only else "")
+        effect = ("This session may then change the shared catalog." if db.shared else
+                  "This session takes the writer lease: it may then change the catalog, and other writers wait.")
+        body = f"{asked}{effect}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.query_one("#settings-note", Static).update("Waiting for the writer lease…")
+                self.request_write()
+            else:
+                self.query_one("#settings-note", Static).update("Still read-only.")
+                self.refresh_info(reread=False)  # puts the switch back
+
+        self.app.push_screen(ConfirmDialog("Request write access", body, "Leave read-only", "Stay read-only"), answered)
 
     @work(thread=True, exclusive=True, group="mode")
     def request_write(self) -> None:
