@@ -69,6 +69,33 @@ def test_help(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
 
 
+def test_discover_untag_dialog(snap_compare, tmp_path, monkeypatch):
+    app = build(tmp_path, monkeypatch, "normal")
+
+    async def open_untag(pilot):
+        await settle(pilot)
+        await pilot.press("space", "space", "u")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_untag)
+
+
+def test_discover_rule_delete_confirm(snap_compare, tmp_path, monkeypatch):
+    """A disabled rule (struck through, `off`) in the focused Rules panel, then `d` on the next rule."""
+    app = build(tmp_path, monkeypatch, "normal")
+
+    async def disable_then_delete(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#rules-table").focus()
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot, rounds=4)
+        await pilot.press("down", "d")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=disable_then_delete)
+
+
 # ---- the Query screen and the Outputs browser -------------------------------------------------
 def query_app(tmp_path, monkeypatch):
     from test_tui_query import write_outputs
