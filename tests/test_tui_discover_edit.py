@@ -175,3 +175,32 @@ async def test_read_only_refuses_rule_and_untag_keys(tmp_path, backend, monkeypa
         assert app.db.query_value("SELECT count(*) FROM scout_tagging_rules WHERE NOT enabled") == 0
         await pilot.press("o")  # sorting writes nothing: allowed
         await wait_until(pilot, lambda: "sorted by size" in str(app.screen.query_one("#table-info").render()))
+
+
+@pilot_test
+async def test_enter_opens_the_file_detail_and_esc_closes_it(demo_app):
+    from tui_support import seed_jobs
+
+    app = demo_app
+    job_ids = seed_jobs(app.db)
+    file_id, rows_out = app.db.query_one(
+        "SELECT file_id, rows_out FROM cf_processing_queue WHERE id = ?", (job_ids["completed"],))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")  # only csv files: the job's file is on the first page
+        await pilot.pause()
+        await pilot.press(*"csv", "enter")
+        await settle(pilot)
+        files = app.screen.query_one("#files", DataTable)
+        row = next(i for i, key in enumerate(files.rows) if int(key.value) == file_id)
+        files.move_cursor(row=row)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "FileDetailScreen")
+        shown = str(app.screen.query_one("#file-detail-text").render())
+        rel = app.db.query_value("SELECT rel_path FROM scout_files WHERE id = ?", (file_id,))
+        assert rel in shown
+        assert "csv  rule" in shown and "**/*.csv" in shown  # the tag and the rule that gave it
+        assert f"#{job_ids['completed']} csv_rows" in shown and f"{rows_out:,} rows" in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "DiscoverScreen")

@@ -96,6 +96,26 @@ def test_discover_rule_delete_confirm(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=SIZE, run_before=disable_then_delete)
 
 
+def test_discover_file_detail(snap_compare, tmp_path, monkeypatch):
+    """Enter on a csv file with a completed job: its tags and why, the job and its rows."""
+    from tui_support import FIXED_US
+
+    app = build(tmp_path, monkeypatch, "normal")
+    app.db.write("fix the scan times", lambda c: c.execute(
+        "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
+
+    async def open_detail(pilot):
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press(*"csv", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_detail)
+
+
 # ---- the Query screen and the Outputs browser -------------------------------------------------
 def query_app(tmp_path, monkeypatch):
     from test_tui_query import write_outputs

@@ -38,6 +38,7 @@ HELP_KEYS = [
     ("r", "rescan the selected source"),
     ("/", "pattern box with live preview (Esc clears)"),
     ("n", "new tagging rule from the current pattern"),
+    ("Enter", "file detail: path, times, tags and why, jobs"),
     ("space", "select / unselect the file under the cursor"),
     ("t", "tag the selected files"),
     ("u", "remove a tag from the selected files"),

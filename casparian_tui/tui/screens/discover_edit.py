@@ -1,8 +1,9 @@
-"""Discover's keys that change rules and tags after the fact, and the file table's sort.
+"""Discover's keys that change rules and tags after the fact, the file table's sort, its detail view.
 
 A mixin of `DiscoverScreen`: delete or switch off a rule from the Rules
-panel, remove a tag from the selected files, sort the file table. Each write
-goes through a service inside one `db_write`, then the panels reload.
+panel, remove a tag from the selected files, sort the file table, open a
+file's detail view (Enter). Each write goes through a service inside one
+`db_write`, then the panels reload.
 """
 
 from __future__ import annotations
@@ -148,6 +149,25 @@ class DiscoverEditMixin:
             await self.load_files()
 
         self.run_worker(go(), group="write")
+
+    # ---- file detail -----------------------------------------------------
+    def on_data_table_row_selected(self, event) -> None:
+        if event.data_table.id != "files" or event.row_key.value is None:
+            return
+        file_id = int(event.row_key.value)
+
+        async def show():
+            from casparian_tui.scout.file_detail import file_detail
+            from casparian_tui.tui.screens.file_detail import FileDetailScreen
+
+            try:
+                detail = await self.app.db_read(lambda c: file_detail(c, file_id))
+            except CasparianError as err:
+                self.app.notify(err.message, severity="error")
+                return
+            self.app.push_screen(FileDetailScreen(detail))
+
+        self.run_worker(show(), group="detail")
 
     # ---- sort ------------------------------------------------------------
     def action_cycle_sort(self) -> None:
