@@ -69,6 +69,53 @@ def test_help(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
 
 
+def test_discover_untag_dialog(snap_compare, tmp_path, monkeypatch):
+    app = build(tmp_path, monkeypatch, "normal")
+
+    async def open_untag(pilot):
+        await settle(pilot)
+        await pilot.press("space", "space", "u")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_untag)
+
+
+def test_discover_rule_delete_confirm(snap_compare, tmp_path, monkeypatch):
+    """A disabled rule (struck through, `off`) in the focused Rules panel, then `d` on the next rule."""
+    app = build(tmp_path, monkeypatch, "normal")
+
+    async def disable_then_delete(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#rules-table").focus()
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot, rounds=4)
+        await pilot.press("down", "d")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=disable_then_delete)
+
+
+def test_discover_file_detail(snap_compare, tmp_path, monkeypatch):
+    """Enter on a csv file with a completed job: its tags and why, the job and its rows."""
+    from tui_support import FIXED_US
+
+    app = build(tmp_path, monkeypatch, "normal")
+    app.db.write("fix the scan times", lambda c: c.execute(
+        "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
+
+    async def open_detail(pilot):
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press(*"csv", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_detail)
+
+
 # ---- the Query screen and the Outputs browser -------------------------------------------------
 def query_app(tmp_path, monkeypatch):
     from test_tui_query import write_outputs

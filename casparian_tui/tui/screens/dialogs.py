@@ -1,9 +1,10 @@
-"""Small modal dialogs: add a source, make a rule, tag files, filter the table."""
+"""Small modal dialogs: add a source, make a rule, tag and untag files, filter the table, confirm."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -209,3 +210,37 @@ class ConfirmDialog(DialogScreen):
 
     def submit(self) -> None:
         self.dismiss(True)
+
+
+class UntagDialog(DialogScreen):
+    """Asks which tag to remove from the selected files; offers the tags they carry."""
+
+    def __init__(self, n_files: int, carried: list[str]):
+        super().__init__()
+        self.n_files = n_files
+        self.carried = carried
+
+    def compose(self) -> ComposeResult:
+        carried = ", ".join(self.carried) if self.carried else "(none)"
+        with Vertical(classes="dialog"):
+            yield Label(f"Remove a tag from {self.n_files:,} selected file(s)", classes="dialog-title")
+            yield Static(f"Their tags: {carried}", markup=False)
+            yield TextInput(value=self.carried[0] if len(self.carried) == 1 else "", placeholder="tag to remove", id="tag")
+            yield Static(Text("Rules will not give it back to these files; tagging them by hand does.", style="dim"))
+            yield Static("", id="dialog-error", classes="dialog-error")
+            yield self._buttons("Untag")
+
+    def on_mount(self) -> None:
+        self.show_error("")
+        # Now, not via call_later: keys typed right after the dialog opens are already queued.
+        self.set_focus(self.query_one("#tag", Input))
+
+    def submit(self) -> None:
+        tag = self.query_one("#tag", Input).value.strip()
+        if not tag:
+            self.show_error("Give the tag to remove.")
+            return
+        if self.carried and tag not in self.carried:
+            self.show_error(f"None of these files carries {tag!r}.")
+            return
+        self.dismiss(tag)

@@ -18,6 +18,7 @@ from casparian_tui.scout import catalog, rules, tags
 from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
 from casparian_tui.tui.screens.base import ModeScreen
+from casparian_tui.tui.screens.discover_edit import DiscoverEditMixin, rule_cells
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
@@ -37,15 +38,20 @@ HELP_KEYS = [
     ("r", "rescan the selected source"),
     ("/", "pattern box with live preview (Esc clears)"),
     ("n", "new tagging rule from the current pattern"),
+    ("Enter", "file detail: path, times, tags and why, jobs"),
     ("space", "select / unselect the file under the cursor"),
     ("t", "tag the selected files"),
+    ("u", "remove a tag from the selected files"),
+    ("o O", "sort by path / size / modified; reverse"),
+    ("d", "Rules panel: delete the rule (asks first)"),
+    ("e", "Rules panel: disable / enable the rule"),
     ("f", "filter by tag, status, extension"),
     ("] [", "next / previous page of files"),
     ("Esc", "cancel a scan; clear the pattern and leave the box"),
 ]
 
 
-class DiscoverScreen(ModeScreen):
+class DiscoverScreen(DiscoverEditMixin, ModeScreen):
     TITLE = "Discover"
     BINDINGS = [
         Binding("s", "add_source", "Add source"),
@@ -54,7 +60,12 @@ class DiscoverScreen(ModeScreen):
         Binding("n", "new_rule", "New rule"),
         Binding("space", "toggle_select", "Select", show=False),
         Binding("t", "tag", "Tag"),
+        Binding("u", "untag", "Untag", show=False),
         Binding("f", "filter", "Filter"),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("d", "delete_rule", "Delete rule", show=False),
+        Binding("e", "toggle_rule", "Rule on/off", show=False),
         Binding("right_square_bracket", "page(1)", "Next page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
         Binding("escape", "escape", "Cancel/clear", show=False),
@@ -178,7 +189,7 @@ class DiscoverScreen(ModeScreen):
         table = self.query_one("#rules-table", DataTable)
         table.clear()
         for rule in found:
-            table.add_row(Text(rule.pattern), Text(rule.tag), str(rule.priority))
+            table.add_row(*rule_cells(rule), key=str(rule.id))
 
     def current_filter(self) -> catalog.FileFilter:
         f = self.filters
@@ -200,11 +211,11 @@ class DiscoverScreen(ModeScreen):
             flt = self.current_filter()
         except CasparianError:
             return  # an invalid pattern is shown by the preview; keep the old table
-        offset = self.page_offset
+        offset, sort, descending = self.page_offset, self.sort, self.descending
 
         def read(conn):
             total = catalog.count_files(conn, flt)
-            return total, catalog.list_files(conn, flt, limit=PAGE, offset=offset)
+            return total, catalog.list_files(conn, flt, sort=sort, descending=descending, limit=PAGE, offset=offset)
 
         started = time.perf_counter()
         total, rows = await self.app.db_read(read)
@@ -237,6 +248,8 @@ class DiscoverScreen(ModeScreen):
                 parts.append(f"{label}={'untagged' if label == 'tag' and value == '-' else value}")
         if self.folder and self.folder[1]:
             parts.append(f"folder={self.folder[1]}")
+        if (self.sort, self.descending) != ("path", False):
+            parts.append(f"sorted by {self.sort_label()}")
         if self.selected:
             parts.append(f"{len(self.selected):,} selected")
         # One row by the CSS whatever the text, so no layout pass is needed.
