@@ -138,7 +138,7 @@ def test_older_source_schema_is_brought_up_to_date_in_the_copy(tmp_path):
     assert report.source_schema_version == 2 and report.target_schema_version == LATEST_VERSION
     copy = dump("duckdb", tmp_path / "t.duckdb")
     assert [r[0] for r in copy["cf_schema_version"]] == [m.version for m in MIGRATIONS]
-    assert copy["scout_sources"] == [(1, "s", "/s", 1, 1, 2, None, 0, 0)]
+    assert copy["scout_sources"] == [(1, "s", "/s", 1, 1, 2, None, 0, 0, None)]
     assert copy["cf_job_events"] == [(1, 7, 5, "queued", None)]
     assert copy["schema_contracts"] == []
 

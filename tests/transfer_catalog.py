@@ -13,7 +13,7 @@ from sentinel_rows import make_parser
 from casparian_tui.contracts import store as contracts
 from casparian_tui.db import duckdb_backend, sqlite_backend
 from casparian_tui.db.transfer import table_order
-from casparian_tui.scout import rules, tags
+from casparian_tui.scout import hashing, hashsets, rules, tags
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 from casparian_tui.scout.testtree import make_tree
@@ -42,6 +42,13 @@ def build_catalog(db, tmp_path: Path) -> None:
         os.write(fd, b"a,b\n1,2\n")
         os.close(fd)
     src = add_source(db, root)
+    assert Scanner(db, src).run().status == "completed"
+    hashing.hash_source(db, src, "sha256", workers=1)
+    # a rescan that finds a changed and a deleted file (scout_scan_changes)
+    plain = sorted(p for p in root.rglob("*.csv") if p.is_file() and p.name.isascii())
+    with open(plain[0], "ab") as fh:
+        fh.write(b"3,4\n")
+    plain[1].unlink()
     assert Scanner(db, src).run().status == "completed"
     (tmp_path / "second").mkdir()
     add_source(db, tmp_path / "second", name="second")  # a source never scanned: NULL last_scan_at
@@ -84,6 +91,10 @@ def build_catalog(db, tmp_path: Path) -> None:
         registry.worker_stopped(c, "host-b:42:def", 7)
 
     db.write("register a parser and workers", workers)
+
+    digest = db.query_value("SELECT hash FROM scout_file_hashes ORDER BY file_id LIMIT 1")
+    db.write("a hash set and its rule", lambda c: (hashsets.import_set(c, "known", pa.array([digest]), "test"),
+                                                   hashsets.add_rule(c, "known", "known")))
 
 
 def open_file(backend: str, path: Path):
