@@ -129,6 +129,28 @@ def test_interrupt_returns_control(db, outputs):
     assert after.page(0).result().rows == [(42,)]
 
 
+def _slow_sql(backend: str) -> str:
+    # On SQLite and PostgreSQL this runs on the in-memory DuckDB beside the catalog connection.
+    return ("SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3" if backend == "duckdb" else
+            "SELECT count(*) FROM outputs.p_events, range(100000000000) a WHERE a.range % 7 = 3")
+
+
+def test_the_actors_interrupt_stops_a_statement_on_the_scratch_engine(db, outputs):
+    """What a signal, a shutdown or a caller's future.interrupt() does: the actor's interrupt, not ResultSet's."""
+    r = ResultSet(db, _slow_sql(db.backend), outputs)
+    fut = r.open()
+    deadline = time.monotonic() + 60
+    while not fut.running():
+        assert time.monotonic() < deadline, "the query never started"
+        time.sleep(0.01)
+    while not fut.done():
+        assert time.monotonic() < deadline, "the actor's interrupt never reached the running statement"
+        fut.interrupt()
+        time.sleep(0.05)
+    with pytest.raises(QueryInterrupted):
+        fut.result()
+
+
 def test_outputs_catalog_and_quarantine_context(db, outputs, tmp_path):
     src = tmp_path / "input.log"
     src.write_text("".join(f"line {i}\n" for i in range(1, 31)))

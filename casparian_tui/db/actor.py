@@ -82,7 +82,7 @@ class _OverstayWatch:
         while not self._stop.wait(_OVERSTAY_POLL_S):
             if self._policy.read_overstayed(started):
                 self.fired = True
-                self._conn.interrupt()
+                self._conn.interrupt_all()
                 return
 
     def stop(self) -> None:
@@ -181,7 +181,7 @@ class DbActor:
         with self._current_lock:
             conn = self.file.conn
             if self._current is not None and conn is not None:
-                conn.interrupt()
+                conn.interrupt_all()
         self._fail_pending()
         thread = self._thread
         if thread is not None:
@@ -195,7 +195,7 @@ class DbActor:
                     with self._current_lock:
                         conn = self.file.conn
                         if self._current is not None and conn is not None:
-                            conn.interrupt()
+                            conn.interrupt_all()
                     thread.join(0.05)
                 if thread.is_alive():
                     # Stuck in Python code we cannot interrupt; the OS drops the
@@ -343,4 +343,4 @@ class DbActor:
     def _interrupt(self, fut: DbFuture) -> None:
         with self._current_lock:
             if self._current is not None and self._current.future is fut and self.file.conn is not None:
-                self.file.conn.interrupt()
+                self.file.conn.interrupt_all()

@@ -184,5 +184,25 @@ class Connection(ABC):
     def interrupt(self) -> None:
         """Stop the running statement; safe to call from another thread."""
 
+    # Engines a request runs its statements on besides this connection (an
+    # in-memory DuckDB over staged catalog rows, say). The actor stops a
+    # request with `interrupt_all`, so such a statement stops with it.
+    _also_interrupt: tuple = ()
+
+    @contextlib.contextmanager
+    def interrupting_too(self, engine: Any) -> Iterator[None]:
+        """For the block, `interrupt_all` also calls `engine.interrupt()`."""
+        self._also_interrupt = (*self._also_interrupt, engine)
+        try:
+            yield
+        finally:
+            self._also_interrupt = tuple(e for e in self._also_interrupt if e is not engine)
+
+    def interrupt_all(self) -> None:
+        """Stop what the running request executes, here or on an engine it runs on; any thread."""
+        self.interrupt()
+        for engine in self._also_interrupt:
+            engine.interrupt()
+
     @abstractmethod
     def close(self) -> None: ...

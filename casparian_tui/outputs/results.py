@@ -164,7 +164,14 @@ class ResultSet:
 
     # ---- on the actor thread ---------------------------------------------------------------
     def _submit(self, fn: Callable[[Any], Any]) -> Future:
-        fut = self.db.submit_read(lambda conn: fn(self._runner(conn)))
+        def call(conn: Connection):
+            runner = self._runner(conn)
+            if runner is self._scratch:  # the actor's interrupt (Esc, a signal, shutdown) must reach it
+                with conn.interrupting_too(runner):
+                    return fn(runner)
+            return fn(runner)
+
+        fut = self.db.submit_read(call)
         with self._lock:
             self._running.add(fut)
         fut.add_done_callback(self._forget)
