@@ -337,6 +337,21 @@ def bench_coexist(ctx: Context) -> list[Figure]:
     return out
 
 
+def bench_coexist_tui(ctx: Context) -> list[Figure]:
+    """A `casparian run` while a real `casparian tui` shows Jobs on the same DuckDB file."""
+    from casparian_tui.bench.tui_coexist_probe import pairs
+
+    quick = ctx.sizes.catalog < FULL.catalog
+    files = ctx.sizes.run_files if quick else 3_000
+    measured = pairs(ctx.scratch, files, max(ctx.sizes.runs - 2, 1))
+    slowdowns = [100 * (beside / alone - 1) for alone, beside in measured]
+    alone = statistics.median(a for a, _ in measured)
+    return [Figure(f"casparian run, {files:,} small CSV files, slowdown with `casparian tui` open on Jobs", "duckdb",
+                   "%", None if quick else 5.0, samples=slowdowns, compare=f"alone {alone:.2f} s",
+                   note=f"median of {len(slowdowns)} interleaved pairs; the TUI on a pseudo-terminal, 120×40"
+                        + ("; target ≤ 5 % on 3,000 files (not judged in --quick)" if quick else ""))]
+
+
 def bench_startup(ctx: Context) -> list[Figure]:
     """What a user waits for a CLI call, start-up included: --version, and a small `files` read."""
     from casparian_tui.bench.startup_probe import files_json, version_vs_bare
@@ -398,6 +413,7 @@ BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
     "claims": bench_claims,
     "run": bench_run,
     "coexist": bench_coexist,
+    "coexist_tui": bench_coexist_tui,
     "startup": bench_startup,
     "idle_tui": bench_idle_tui,
 }
