@@ -216,3 +216,27 @@ def test_outputs_browser_and_quarantine(tmp_path, monkeypatch):
             assert app.screen.query("#query-editor")
 
     go()
+
+
+def test_values_show_as_they_are(tmp_path, monkeypatch):
+    """Brackets are data, not markup; floats keep every digit (the grid is where users check values)."""
+    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch), demo=True)
+
+    @pilot_test
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("5")
+            await settle(pilot)
+            await run(pilot, "SELECT 'x[/y]' AS closing, '[bold]b[/bold] [red]' AS tags, 0.123456789::DOUBLE AS f, "
+                             "1e-10::DOUBLE AS tiny, NULL AS nothing")
+            g = grid(app)
+            assert "✗" not in summary(app)
+            await settle(pilot)
+            row = [str(c) for c in g.table.get_row_at(0)]
+            assert row[:4] == ["x[/y]", "[bold]b[/bold] [red]", "0.123456789", "1e-10"]
+            lines = [app.screen.query_one(".grid-table").render_line(y).text for y in range(3)]
+            assert any("x[/y]" in line and "[bold]b[/bold] [red]" in line and "0.123456789" in line
+                       for line in lines), lines
+
+    go()

@@ -86,10 +86,10 @@ class OutputsScreen(Screen):
         t = self.query_one("#outputs-table", DataTable)
         t.clear()
         for o in self.outputs:
-            t.add_row(o.parser, o.version, o.output, Text(f"{o.rows:,}", justify="right"),
+            t.add_row(Text(o.parser), Text(o.version), Text(o.output), Text(f"{o.rows:,}", justify="right"),
                       Text(f"{o.files:,}", justify="right"), Text(human_bytes(o.bytes), justify="right"),
                       Text(f"{o.quarantine_rows:,}", style="red" if o.quarantine_rows else "dim", justify="right"),
-                      o.contract, human_time(o.last_run_us) if o.last_run_us else Text("—", style="dim"),
+                      Text(o.contract), human_time(o.last_run_us) if o.last_run_us else Text("—", style="dim"),
                       Text("latest", style="green") if o.latest else "")
         info = self.query_one("#outputs-info", Static)
         if not self.outputs:

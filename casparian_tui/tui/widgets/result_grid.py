@@ -26,12 +26,14 @@ MAX_CELL = 48
 _PREFETCH_ROWS = 50
 
 
-def cell(value) -> Text | str:
+def cell(value) -> Text:
+    """A value as the grid shows it: always a Text, because DataTable reads a plain str as
+    markup (a `[/x]` in the data would crash the screen) and prints floats with 2 decimals."""
     if value is None:
-        return Text("NULL", style="dim")
-    text = value if isinstance(value, str) else str(value)
+        return Text("NULL", style="dim", end="")
+    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
     text = text.replace("\r", "").replace("\n", "⏎")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return Text(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…", no_wrap=True, end="")
 
 
 def error_line(err: BaseException) -> Text:
