@@ -55,6 +55,11 @@ class CasparianApp(App):
         self.last_refresh_ms = 0.0
         self.catalog_stamp = change_signal.read(db.path)
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        # Messages carry paths, glob patterns and errors: a "[ab]" would vanish
+        # as a style and a "[/x]" would fail to render, so text, never markup.
+        super().notify(message, markup=markup, **kwargs)
+
     def on_mount(self) -> None:
         self.set_interval(max(self.status_interval * 2, 0.2), self.check_for_changes)
 
