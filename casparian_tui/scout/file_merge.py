@@ -10,7 +10,7 @@ whole batch is one transaction (a cancelled batch leaves nothing behind).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
@@ -30,12 +30,15 @@ class BatchCounts:
     changed: int = 0
     unchanged: int = 0
     reappeared: int = 0  # known rows marked deleted earlier, seen again (counted as new too)
+    # ids of the catalog rows a batch matched, when the merge left unchanged rows unwritten
+    seen: list = field(default_factory=list)
 
     def add(self, other: "BatchCounts") -> None:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
         self.reappeared += other.reappeared
+        self.seen.extend(other.seen)
 
 
 _CLASSIFY = """
@@ -45,6 +48,17 @@ SELECT
   count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NULL AND f.size = s.size AND f.mtime = s.mtime),
   count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NOT NULL)
 FROM {stage} s LEFT JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
+"""
+
+# Every batch row already in the catalog, with what it is: 0 identical,
+# 1 changed, 2 back after being marked deleted, 3 only a new device:inode.
+_MATCHED = """
+SELECT f.id,
+  CASE WHEN f.deleted_at IS NOT NULL THEN 2
+       WHEN f.size <> s.size OR f.mtime <> s.mtime THEN 1
+       WHEN coalesce(f.file_uid, '') <> s.file_uid THEN 3
+       ELSE 0 END AS kind
+FROM {stage} s JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
 """
 
 # Seen again and identical (the common case on a rescan): only the
@@ -104,6 +118,7 @@ def upsert_files(
     check: Callable[[], None] | None = None,
     *,
     assume_new: bool = False,
+    touch_unchanged: bool = True,
 ) -> BatchCounts:
     """Merge one walker batch (walker.BATCH_SCHEMA) into scout_files.
 
@@ -111,6 +126,9 @@ def upsert_files(
     raise to abandon the batch (cancel) even when no statement is running to
     interrupt. `assume_new`: the caller knows none of these paths is in the
     catalog yet (a source's first scan). Returns what the batch held.
+    `touch_unchanged=False` writes nothing for identical rows (a rescan's
+    common case) and returns the ids of every matched row in `seen`, so the
+    caller can tell which rows the scan did not see.
     """
     if batch.num_rows == 0:
         return BatchCounts()
@@ -120,6 +138,8 @@ def upsert_files(
         if assume_new:
             conn.execute(_INSERT_ALL.format(stage=stage), [source_id, now_us, now_us, scan_id, scan_id, scan_id])
             return BatchCounts(new=batch.num_rows)
+        if not touch_unchanged:
+            return _merge_changes_only(conn, stage, source_id, scan_id, now_us, batch.num_rows, check)
         new, changed, unchanged, back = conn.query_one(_CLASSIFY.format(stage=stage), [source_id])
         check()
         if unchanged:
@@ -138,3 +158,29 @@ def upsert_files(
                 [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
             )
     return BatchCounts(new=new, changed=changed, unchanged=unchanged, reappeared=back)
+
+
+def _merge_changes_only(
+    conn: Connection, stage: str, source_id: int, scan_id: int, now_us: int, rows: int, check: Callable[[], None]
+) -> BatchCounts:
+    import pyarrow.compute as pc
+
+    matched = conn.query_arrow(_MATCHED.format(stage=stage), [source_id])
+    check()
+    kinds = matched.column("kind").to_numpy() if matched.num_rows else None
+    changed = int((kinds == 1).sum()) if kinds is not None else 0
+    back = int((kinds == 2).sum()) if kinds is not None else 0
+    unchanged = matched.num_rows - changed - back
+    new = rows - matched.num_rows + back
+    if changed or back:
+        record_batch(conn, stage, source_id, scan_id)  # before the UPDATE rewrites them
+    if changed or back or (kinds is not None and bool((kinds == 3).any())):
+        conn.execute(_UPDATE_DIFFERENT.format(stage=stage), [scan_id, now_us, scan_id, source_id])
+        check()
+    if new - back:
+        conn.execute(
+            _INSERT_NEW.format(stage=stage),
+            [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
+        )
+    seen = [pc.cast(matched.column("id"), pa.int64()).combine_chunks()] if matched.num_rows else []
+    return BatchCounts(new=new, changed=changed, unchanged=unchanged, reappeared=back, seen=seen)
