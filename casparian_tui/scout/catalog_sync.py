@@ -182,12 +182,19 @@ def refresh_folders(conn: Connection, source_id: int) -> int:
     return len(paths)
 
 
-def refresh_source_totals(conn: Connection, source_id: int, now_us: int) -> None:
+def live_totals(conn: Connection, source_id: int) -> tuple[int, int]:
+    """(files, bytes) of a source's live rows."""
+    n, size = conn.query_one(
+        "SELECT count(*), coalesce(sum(size), 0) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL",
+        [source_id],
+    )
+    return int(n), int(size)
+
+
+def refresh_source_totals(conn: Connection, source_id: int, now_us: int, totals: tuple[int, int] | None = None) -> None:
+    """Store the source's live file count and bytes (`totals` when the caller just counted them)."""
+    files, size = totals if totals is not None else live_totals(conn, source_id)
     conn.execute(
-        "UPDATE scout_sources SET"
-        " file_count = (SELECT count(*) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL),"
-        " total_bytes = (SELECT coalesce(sum(size), 0) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL),"
-        " last_scan_at = ?, updated_at = ?"
-        " WHERE id = ?",
-        [source_id, source_id, now_us, now_us, source_id],
+        "UPDATE scout_sources SET file_count = ?, total_bytes = ?, last_scan_at = ?, updated_at = ? WHERE id = ?",
+        [files, size, now_us, now_us, source_id],
     )

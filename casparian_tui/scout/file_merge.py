@@ -53,7 +53,7 @@ FROM {stage} s LEFT JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel
 # Every batch row already in the catalog, with what it is: 0 identical,
 # 1 changed, 2 back after being marked deleted, 3 only a new device:inode.
 _MATCHED = """
-SELECT f.id,
+SELECT s.i, f.id,
   CASE WHEN f.deleted_at IS NOT NULL THEN 2
        WHEN f.size <> s.size OR f.mtime <> s.mtime THEN 1
        WHEN coalesce(f.file_uid, '') <> s.file_uid THEN 3
@@ -127,19 +127,19 @@ def upsert_files(
     interrupt. `assume_new`: the caller knows none of these paths is in the
     catalog yet (a source's first scan). Returns what the batch held.
     `touch_unchanged=False` writes nothing for identical rows (a rescan's
-    common case) and returns the ids of every matched row in `seen`, so the
-    caller can tell which rows the scan did not see.
+    common case) and returns their ids in `seen`, so the caller can tell
+    which rows the scan did not see.
     """
     if batch.num_rows == 0:
         return BatchCounts()
     check = check or (lambda: None)
+    if not touch_unchanged and not assume_new:
+        return _merge_changes_only(conn, batch, source_id, scan_id, now_us, check)
     with staged(conn, batch) as stage:
         check()
         if assume_new:
             conn.execute(_INSERT_ALL.format(stage=stage), [source_id, now_us, now_us, scan_id, scan_id, scan_id])
             return BatchCounts(new=batch.num_rows)
-        if not touch_unchanged:
-            return _merge_changes_only(conn, stage, source_id, scan_id, now_us, batch.num_rows, check)
         new, changed, unchanged, back = conn.query_one(_CLASSIFY.format(stage=stage), [source_id])
         check()
         if unchanged:
@@ -161,26 +161,42 @@ def upsert_files(
 
 
 def _merge_changes_only(
-    conn: Connection, stage: str, source_id: int, scan_id: int, now_us: int, rows: int, check: Callable[[], None]
+    conn: Connection, batch: pa.Table, source_id: int, scan_id: int, now_us: int, check: Callable[[], None]
 ) -> BatchCounts:
+    """Match the batch on its narrow key columns; stage in full and write only
+    the rows that are new or differ (none, on an unchanged tree)."""
+    import numpy as np
     import pyarrow.compute as pc
 
-    matched = conn.query_arrow(_MATCHED.format(stage=stage), [source_id])
-    check()
-    kinds = matched.column("kind").to_numpy() if matched.num_rows else None
-    changed = int((kinds == 1).sum()) if kinds is not None else 0
-    back = int((kinds == 2).sum()) if kinds is not None else 0
-    unchanged = matched.num_rows - changed - back
-    new = rows - matched.num_rows + back
-    if changed or back:
-        record_batch(conn, stage, source_id, scan_id)  # before the UPDATE rewrites them
-    if changed or back or (kinds is not None and bool((kinds == 3).any())):
-        conn.execute(_UPDATE_DIFFERENT.format(stage=stage), [scan_id, now_us, scan_id, source_id])
+    key = batch.select(["rel_path", "size", "mtime", "file_uid"]).append_column(
+        "i", pa.array(np.arange(batch.num_rows, dtype=np.int64))
+    )
+    with staged(conn, key, "_cf_match") as stage:
         check()
-    if new - back:
-        conn.execute(
-            _INSERT_NEW.format(stage=stage),
-            [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
-        )
-    seen = [pc.cast(matched.column("id"), pa.int64()).combine_chunks()] if matched.num_rows else []
-    return BatchCounts(new=new, changed=changed, unchanged=unchanged, reappeared=back, seen=seen)
+        matched = conn.query_arrow(_MATCHED.format(stage=stage), [source_id])
+    check()
+    kinds = matched.column("kind").to_numpy() if matched.num_rows else np.zeros(0, np.int8)
+    same = kinds == 0
+    changed, back = int((kinds == 1).sum()), int((kinds == 2).sum())
+    new = batch.num_rows - matched.num_rows + back
+    seen = [pc.cast(matched.column("id").filter(pa.array(same)), pa.int64()).combine_chunks()] if same.any() else []
+    counts = BatchCounts(new=new, changed=changed, unchanged=matched.num_rows - changed - back, reappeared=back,
+                         seen=seen)
+    if int(same.sum()) == batch.num_rows:
+        return counts  # nothing to write
+    write = np.ones(batch.num_rows, dtype=bool)
+    if same.any():
+        write[matched.column("i").to_numpy().astype(np.int64)[same]] = False
+    with staged(conn, batch.filter(pa.array(write))) as full:
+        check()
+        if changed or back:
+            record_batch(conn, full, source_id, scan_id)  # before the UPDATE rewrites them
+        if matched.num_rows > int(same.sum()):
+            conn.execute(_UPDATE_DIFFERENT.format(stage=full), [scan_id, now_us, scan_id, source_id])
+            check()
+        if new - back:
+            conn.execute(
+                _INSERT_NEW.format(stage=full),
+                [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
+            )
+    return counts

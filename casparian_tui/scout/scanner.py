@@ -272,19 +272,22 @@ class Scanner:
     def _renames_and_deletions(self, conn: Connection, scan_id: int, counts: BatchCounts, st) -> tuple[int, int]:
         """After a complete walk: the live rows this scan neither saw nor wrote
         are renamed or gone. Rows seen unchanged were not written, so they are
-        told apart by the ids the batches matched (Arrow, set-based)."""
+        told apart by the ids the batches matched unchanged (Arrow, set-based)."""
         import pyarrow.compute as pc
 
-        unwritten = conn.query_arrow(
-            "SELECT id FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?",
-            [self.source.id, scan_id],
-        ).column(0).cast(pa.int64())
-        if counts.seen and len(unwritten):
+        unwritten = "FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?"
+        params = [self.source.id, scan_id]
+        seen_n = sum(len(a) for a in counts.seen)
+        # The seen ids are distinct and all unwritten: equal counts mean every row was seen.
+        if conn.query_value(f"SELECT count(*) {unwritten}", params, 0) == seen_n:
+            return 0, 0
+        ids = conn.query_arrow(f"SELECT id {unwritten}", params).column(0).cast(pa.int64())
+        if seen_n:
             seen = pa.chunked_array(counts.seen, pa.int64()).combine_chunks()
-            unwritten = unwritten.filter(pc.invert(pc.is_in(unwritten, value_set=seen)))
-        if not len(unwritten):
-            return 0, 0  # every row was seen: nothing renamed, nothing deleted
-        with staged(conn, pa.table({"id": unwritten}), "_cf_unseen") as unseen:
+            ids = ids.filter(pc.invert(pc.is_in(ids, value_set=seen)))
+        if not len(ids):
+            return 0, 0
+        with staged(conn, pa.table({"id": ids}), "_cf_unseen") as unseen:
             renamed = catalog_sync.move_renamed(conn, self.source.id, scan_id, unseen=unseen)
             deleted = catalog_sync.mark_deleted(
                 conn,
@@ -310,12 +313,13 @@ class Scanner:
             # aggregates and hash-set tags still hold — unless a killed scan
             # left rows behind without refreshing them.
             touched = counts.new or counts.changed or renamed or deleted or self._after_kill
-            if touched or _folders_stale(conn, self.source.id):
+            live = catalog_sync.live_totals(conn, self.source.id)
+            if touched or _folders_stale(conn, self.source.id, live):
                 catalog_sync.refresh_folders(conn, self.source.id)
             if touched:
                 # a changed file's old hash no longer counts: nor does the hash-set tag it earned
                 hashsets.apply_hashset_rules(conn, source_id=self.source.id)
-            catalog_sync.refresh_source_totals(conn, self.source.id, now_us())
+            catalog_sync.refresh_source_totals(conn, self.source.id, now_us(), live)
             return renamed, deleted
 
         # The finishing write must not be refused because the user hit Ctrl+C
@@ -376,14 +380,11 @@ def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[i
     return scan_id, empty, killed
 
 
-def _folders_stale(conn: Connection, source_id: int) -> bool:
+def _folders_stale(conn: Connection, source_id: int, live: tuple[int, int]) -> bool:
     """The folder aggregates disagree with the live rows at the root (a cheap
     check: rows written outside a scan's end, e.g. by a process killed mid-scan)."""
     root = conn.query_one("SELECT file_count, total_bytes FROM scout_folders WHERE source_id = ? AND path = ''", [source_id])
-    live = conn.query_one(
-        "SELECT count(*), coalesce(sum(size), 0) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL", [source_id]
-    )
-    return root is None or (int(root[0]), int(root[1])) != (int(live[0]), int(live[1]))
+    return root is None or (int(root[0]), int(root[1])) != live
 
 
 def _end_run(conn: Connection, r: ScanResult) -> None:
