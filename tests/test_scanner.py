@@ -544,3 +544,19 @@ def test_stale_folder_aggregates_are_rebuilt_by_an_unchanged_rescan(db, tmp_path
     db.execute("t", "DELETE FROM scout_folders WHERE source_id = ?", [src.id])
     _scan(db, src)
     assert db.query_value("SELECT file_count FROM scout_folders WHERE source_id = ? AND path = ''", [src.id]) == 120
+
+
+def test_a_vanished_file_is_deleted_beside_rows_no_scan_wrote(db, tmp_path):
+    # Rows written outside a scan (no last_scan_id) are seen but never counted
+    # as this scan's unwritten rows: one of them must not hide one vanished file.
+    root = tmp_path / "tree"
+    make_tree(root, 40, seed=2, depth=1, files_per_dir=10)
+    src = add_source(db, root)
+    _scan(db, src)
+    rels = sorted(_files(db, src.id))
+    db.execute("t", "UPDATE scout_files SET last_scan_id = NULL WHERE rel_path = ?", [rels[0]])
+    os.remove(root / rels[1])
+    res = _scan(db, src)
+    assert (res.deleted, res.unchanged) == (1, 39)
+    assert _files(db, src.id)[rels[1]]["deleted_at"] is not None
+    assert _files(db, src.id)[rels[0]]["deleted_at"] is None

@@ -51,12 +51,15 @@ FROM {stage} s LEFT JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel
 """
 
 # Every batch row already in the catalog, with what it is: 0 identical,
-# 1 changed, 2 back after being marked deleted, 3 only a new device:inode.
+# 1 changed, 2 back after being marked deleted, 3 only a new device:inode,
+# 4 identical but never written by a scan (kept apart: the scan's end counts
+# kind 0 against the rows it did not write).
 _MATCHED = """
 SELECT s.i, f.id,
   CASE WHEN f.deleted_at IS NOT NULL THEN 2
        WHEN f.size <> s.size OR f.mtime <> s.mtime THEN 1
        WHEN coalesce(f.file_uid, '') <> s.file_uid THEN 3
+       WHEN f.last_scan_id IS NULL THEN 4
        ELSE 0 END AS kind
 FROM {stage} s JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
 """
@@ -177,21 +180,22 @@ def _merge_changes_only(
     check()
     kinds = matched.column("kind").to_numpy() if matched.num_rows else np.zeros(0, np.int8)
     same = kinds == 0
+    idle = same | (kinds == 4)  # left unwritten
     changed, back = int((kinds == 1).sum()), int((kinds == 2).sum())
     new = batch.num_rows - matched.num_rows + back
     seen = [pc.cast(matched.column("id").filter(pa.array(same)), pa.int64()).combine_chunks()] if same.any() else []
     counts = BatchCounts(new=new, changed=changed, unchanged=matched.num_rows - changed - back, reappeared=back,
                          seen=seen)
-    if int(same.sum()) == batch.num_rows:
+    if int(idle.sum()) == batch.num_rows:
         return counts  # nothing to write
     write = np.ones(batch.num_rows, dtype=bool)
-    if same.any():
-        write[matched.column("i").to_numpy().astype(np.int64)[same]] = False
+    if idle.any():
+        write[matched.column("i").to_numpy().astype(np.int64)[idle]] = False
     with staged(conn, batch.filter(pa.array(write))) as full:
         check()
         if changed or back:
             record_batch(conn, full, source_id, scan_id)  # before the UPDATE rewrites them
-        if matched.num_rows > int(same.sum()):
+        if matched.num_rows > int(idle.sum()):
             conn.execute(_UPDATE_DIFFERENT.format(stage=full), [scan_id, now_us, scan_id, source_id])
             check()
         if new - back:
