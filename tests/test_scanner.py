@@ -152,13 +152,17 @@ def test_cancelled_scan_marks_nothing_deleted_and_keeps_whole_batches(db, tmp_pa
     victims = sorted(_files(db, src.id))[:1000]
     for rel in victims:
         os.remove(root / rel)
+    # Every file left changes, so every batch writes all its rows (unchanged ones are not written).
+    for rel in set(_files(db, src.id)) - set(victims):
+        st = os.stat(root / rel)
+        os.utime(root / rel, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     persisted = []
 
     def upsert_then_cancel(*args, **kwargs):
+        if len(persisted) == 2:
+            scanner.cancel()  # the third batch sees it between statements and rolls back
         out = upsert_files(*args, **kwargs)
         persisted.append(args[4].num_rows)
-        if len(persisted) == 2:
-            scanner.cancel()
         return out
 
     scanner = Scanner(db, src, batch_rows=100)
@@ -500,3 +504,59 @@ def test_a_disabled_rules_tags_are_cleared_from_changed_files_by_a_rescan(db, tm
     assert tagged == [("two.evtx",)]  # unchanged files keep their tags, as before
     db.execute("t", "DELETE FROM scout_file_tags")
     assert db.read(rules_mod.nothing_to_apply)
+
+
+def test_a_rescan_of_an_unchanged_tree_writes_no_file_rows_and_skips_the_end_work(db, tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    make_tree(root, 500, seed=8, depth=2, files_per_dir=40)
+    src = add_source(db, root)
+    first = _scan(db, src, batch_rows=64)
+    state = "SELECT rel_path, last_seen_at, last_scan_id, changed_scan_id FROM scout_files ORDER BY rel_path"
+    before = db.query_all(state)
+    folders = db.query_all("SELECT path, file_count, total_bytes FROM scout_folders ORDER BY path")
+    calls = []
+    for mod, name in ((scanner_mod.catalog_sync, "refresh_folders"), (scanner_mod.hashsets, "apply_hashset_rules")):
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _n=name, _r=real, **k: (calls.append(_n), _r(*a, **k))[1])
+    again = _scan(db, src, batch_rows=64)
+    assert (again.unchanged, again.new, again.changed, again.deleted, again.renamed) == (500, 0, 0, 0, 0)
+    assert db.query_all(state) == before  # not one file row written
+    assert calls == []  # aggregates and hash-set tags still hold: not recomputed
+    assert db.query_all("SELECT path, file_count, total_bytes FROM scout_folders ORDER BY path") == folders
+    assert db.query_value("SELECT status FROM scout_scan_runs WHERE id = ?", [again.scan_id]) == "completed"
+    assert again.scan_id != first.scan_id
+    # One file gone: the end work runs again and only that file is marked.
+    gone = sorted(r[0] for r in before)[7]
+    os.remove(root / gone)
+    third = _scan(db, src, batch_rows=64)
+    assert (third.deleted, third.unchanged) == (1, 499)
+    assert set(calls) == {"refresh_folders", "apply_hashset_rules"}
+    assert db.query_value("SELECT count(*) FROM scout_files WHERE deleted_at IS NOT NULL") == 1
+    assert db.query_value("SELECT file_count FROM scout_folders WHERE source_id = ? AND path = ''", [src.id]) == 499
+
+
+def test_stale_folder_aggregates_are_rebuilt_by_an_unchanged_rescan(db, tmp_path):
+    # A scan killed after committing batches leaves the aggregates behind the rows.
+    root = tmp_path / "tree"
+    make_tree(root, 120, seed=9, depth=1, files_per_dir=30)
+    src = add_source(db, root)
+    _scan(db, src)
+    db.execute("t", "DELETE FROM scout_folders WHERE source_id = ?", [src.id])
+    _scan(db, src)
+    assert db.query_value("SELECT file_count FROM scout_folders WHERE source_id = ? AND path = ''", [src.id]) == 120
+
+
+def test_a_vanished_file_is_deleted_beside_rows_no_scan_wrote(db, tmp_path):
+    # Rows written outside a scan (no last_scan_id) are seen but never counted
+    # as this scan's unwritten rows: one of them must not hide one vanished file.
+    root = tmp_path / "tree"
+    make_tree(root, 40, seed=2, depth=1, files_per_dir=10)
+    src = add_source(db, root)
+    _scan(db, src)
+    rels = sorted(_files(db, src.id))
+    db.execute("t", "UPDATE scout_files SET last_scan_id = NULL WHERE rel_path = ?", [rels[0]])
+    os.remove(root / rels[1])
+    res = _scan(db, src)
+    assert (res.deleted, res.unchanged) == (1, 39)
+    assert _files(db, src.id)[rels[1]]["deleted_at"] is not None
+    assert _files(db, src.id)[rels[0]]["deleted_at"] is None

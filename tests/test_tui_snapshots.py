@@ -103,6 +103,8 @@ def test_discover_file_detail(snap_compare, tmp_path, monkeypatch):
     app = build(tmp_path, monkeypatch, "normal")
     app.db.write("fix the scan times", lambda c: c.execute(
         "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
+    # "last seen" also counts the latest complete scan (unchanged rows are not rewritten)
+    app.db.write("fix the scan runs", lambda c: c.execute("UPDATE scout_scan_runs SET started_at = ?", (FIXED_US,)))
 
     async def open_detail(pilot):
         await settle(pilot)

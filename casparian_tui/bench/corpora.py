@@ -34,6 +34,22 @@ def tree(base: Path, n: int) -> Path:
     return root
 
 
+def real_tree(base: Path, n: int) -> Path:
+    """A tree of n files shaped like the recorded system folder (bench/scan_real_recipe.json)."""
+    from casparian_tui.bench import real_tree as shape
+
+    root = base / f"real_tree_{n}"
+    marker = base / f"real_tree_{n}.done"
+    if not marker.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        t0 = time.perf_counter()
+        folders = shape.build(shape.load(), root, n, seed=SEED)
+        marker.write_text(str(n))
+        print(f"  built a real-shaped {n:,}-file tree ({folders:,} folders) in {time.perf_counter() - t0:.1f} s: {root}",
+              file=sys.stderr)
+    return root
+
+
 def parquet_dataset(base: Path, megabytes: int) -> Path:
     """About `megabytes` of Parquet in files of ~64 MB: int key, doubles, a string column."""
     root = base / f"parquet_{megabytes}mb"

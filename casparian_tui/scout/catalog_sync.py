@@ -24,7 +24,7 @@ WITH gone AS (
   SELECT id, file_uid, size, mtime,
          row_number() OVER (PARTITION BY file_uid, size, mtime ORDER BY rel_path) AS rn
   FROM scout_files
-  WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ? AND file_uid IS NOT NULL
+  WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ? AND file_uid IS NOT NULL{only}
 ), fresh AS (
   SELECT id, rel_path, parent_path, name, extension, file_uid, size, mtime, last_seen_at,
          row_number() OVER (PARTITION BY file_uid, size, mtime ORDER BY rel_path) AS rn
@@ -47,19 +47,27 @@ WHERE scout_files.id = m.old_id
 """
 
 
-def move_renamed(conn: Connection, source_id: int, scan_id: int) -> int:
+def _only(unseen: str | None) -> str:
+    """Narrows "not written by this scan" to the staged ids of rows the scan
+    did not see (a scan that leaves unchanged rows unwritten stages them)."""
+    return f" AND id IN (SELECT id FROM {unseen})" if unseen else ""
+
+
+def move_renamed(conn: Connection, source_id: int, scan_id: int, *, unseen: str | None = None) -> int:
     """Move each renamed file's old row to its new path; drop the new row.
 
     The old row keeps its id, manual tags, untags, status and history; its
-    rule tags are recomputed for the new path. Returns the count.
+    rule tags are recomputed for the new path. Returns the count. `unseen`:
+    a staged table of the ids this scan did not see (see _only).
     """
-    unseen = conn.query_one(
-        "SELECT 1 FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ? LIMIT 1",
+    missing = conn.query_one(
+        "SELECT 1 FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?"
+        f"{_only(unseen)} LIMIT 1",
         [source_id, scan_id],
     )
-    if unseen is None:  # nothing went missing: no renames (always so on a first scan)
+    if missing is None:  # nothing went missing: no renames (always so on a first scan)
         return 0
-    rows = conn.query_all(_RENAME_PAIRS, [source_id, scan_id, source_id, scan_id])
+    rows = conn.query_all(_RENAME_PAIRS.format(only=_only(unseen)), [source_id, scan_id, source_id, scan_id])
     if not rows:
         return 0
     cols = list(zip(*rows))
@@ -93,13 +101,14 @@ def mark_deleted(
     *,
     error_dirs: list[str] = (),
     exclude: Callable[[str, bool], bool] | None = None,
+    unseen: str | None = None,
 ) -> int:
     """Mark files this complete scan did not see as deleted; return the count.
 
     Files under a folder the walk could not read, or excluded from this scan,
     were not looked at, so they are not "not seen": they stay as they are.
     """
-    unseen = "source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?"
+    unseen = "source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?" + _only(unseen)
     if not error_dirs and exclude is None:
         scan_changes.record_deleted(conn, scan_id, unseen, [source_id, scan_id])
         return conn.execute(
@@ -173,12 +182,19 @@ def refresh_folders(conn: Connection, source_id: int) -> int:
     return len(paths)
 
 
-def refresh_source_totals(conn: Connection, source_id: int, now_us: int) -> None:
+def live_totals(conn: Connection, source_id: int) -> tuple[int, int]:
+    """(files, bytes) of a source's live rows."""
+    n, size = conn.query_one(
+        "SELECT count(*), coalesce(sum(size), 0) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL",
+        [source_id],
+    )
+    return int(n), int(size)
+
+
+def refresh_source_totals(conn: Connection, source_id: int, now_us: int, totals: tuple[int, int] | None = None) -> None:
+    """Store the source's live file count and bytes (`totals` when the caller just counted them)."""
+    files, size = totals if totals is not None else live_totals(conn, source_id)
     conn.execute(
-        "UPDATE scout_sources SET"
-        " file_count = (SELECT count(*) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL),"
-        " total_bytes = (SELECT coalesce(sum(size), 0) FROM scout_files WHERE source_id = ? AND deleted_at IS NULL),"
-        " last_scan_at = ?, updated_at = ?"
-        " WHERE id = ?",
-        [source_id, source_id, now_us, now_us, source_id],
+        "UPDATE scout_sources SET file_count = ?, total_bytes = ?, last_scan_at = ?, updated_at = ? WHERE id = ?",
+        [files, size, now_us, now_us, source_id],
     )

@@ -80,6 +80,15 @@ def file_detail(conn: Connection, file_id: int) -> FileDetail:
     if row is None:
         raise FileNotInCatalog(f"No file with id {file_id} in the catalog.", hint="Rescan its source.")
     fid, source, root, rel, ext, size, mtime, first, last, deleted, digest = row
+    if deleted is None:
+        # A rescan leaves an unchanged file's row unwritten: a later complete
+        # scan that read every folder saw it too.
+        seen = conn.query_value(
+            "SELECT max(r.started_at) FROM scout_scan_runs r JOIN scout_files f ON f.source_id = r.source_id"
+            " WHERE f.id = ? AND r.status = 'completed' AND r.error_count = 0 AND r.excludes_json IS NULL",
+            (fid,),
+        )
+        last = max(last, seen) if seen is not None and last is not None else last
     detail = FileDetail(
         id=fid,
         source=source,

@@ -10,7 +10,7 @@ whole batch is one transaction (a cancelled batch leaves nothing behind).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
@@ -30,12 +30,15 @@ class BatchCounts:
     changed: int = 0
     unchanged: int = 0
     reappeared: int = 0  # known rows marked deleted earlier, seen again (counted as new too)
+    # ids of the catalog rows a batch matched, when the merge left unchanged rows unwritten
+    seen: list = field(default_factory=list)
 
     def add(self, other: "BatchCounts") -> None:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
         self.reappeared += other.reappeared
+        self.seen.extend(other.seen)
 
 
 _CLASSIFY = """
@@ -45,6 +48,20 @@ SELECT
   count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NULL AND f.size = s.size AND f.mtime = s.mtime),
   count(*) FILTER (WHERE f.id IS NOT NULL AND f.deleted_at IS NOT NULL)
 FROM {stage} s LEFT JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
+"""
+
+# Every batch row already in the catalog, with what it is: 0 identical,
+# 1 changed, 2 back after being marked deleted, 3 only a new device:inode,
+# 4 identical but never written by a scan (kept apart: the scan's end counts
+# kind 0 against the rows it did not write).
+_MATCHED = """
+SELECT s.i, f.id,
+  CASE WHEN f.deleted_at IS NOT NULL THEN 2
+       WHEN f.size <> s.size OR f.mtime <> s.mtime THEN 1
+       WHEN coalesce(f.file_uid, '') <> s.file_uid THEN 3
+       WHEN f.last_scan_id IS NULL THEN 4
+       ELSE 0 END AS kind
+FROM {stage} s JOIN scout_files f ON f.source_id = ? AND f.rel_path = s.rel_path
 """
 
 # Seen again and identical (the common case on a rescan): only the
@@ -104,6 +121,7 @@ def upsert_files(
     check: Callable[[], None] | None = None,
     *,
     assume_new: bool = False,
+    touch_unchanged: bool = True,
 ) -> BatchCounts:
     """Merge one walker batch (walker.BATCH_SCHEMA) into scout_files.
 
@@ -111,10 +129,15 @@ def upsert_files(
     raise to abandon the batch (cancel) even when no statement is running to
     interrupt. `assume_new`: the caller knows none of these paths is in the
     catalog yet (a source's first scan). Returns what the batch held.
+    `touch_unchanged=False` writes nothing for identical rows (a rescan's
+    common case) and returns their ids in `seen`, so the caller can tell
+    which rows the scan did not see.
     """
     if batch.num_rows == 0:
         return BatchCounts()
     check = check or (lambda: None)
+    if not touch_unchanged and not assume_new:
+        return _merge_changes_only(conn, batch, source_id, scan_id, now_us, check)
     with staged(conn, batch) as stage:
         check()
         if assume_new:
@@ -138,3 +161,46 @@ def upsert_files(
                 [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
             )
     return BatchCounts(new=new, changed=changed, unchanged=unchanged, reappeared=back)
+
+
+def _merge_changes_only(
+    conn: Connection, batch: pa.Table, source_id: int, scan_id: int, now_us: int, check: Callable[[], None]
+) -> BatchCounts:
+    """Match the batch on its narrow key columns; stage in full and write only
+    the rows that are new or differ (none, on an unchanged tree)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    key = batch.select(["rel_path", "size", "mtime", "file_uid"]).append_column(
+        "i", pa.array(np.arange(batch.num_rows, dtype=np.int64))
+    )
+    with staged(conn, key, "_cf_match") as stage:
+        check()
+        matched = conn.query_arrow(_MATCHED.format(stage=stage), [source_id])
+    check()
+    kinds = matched.column("kind").to_numpy() if matched.num_rows else np.zeros(0, np.int8)
+    same = kinds == 0
+    idle = same | (kinds == 4)  # left unwritten
+    changed, back = int((kinds == 1).sum()), int((kinds == 2).sum())
+    new = batch.num_rows - matched.num_rows + back
+    seen = [pc.cast(matched.column("id").filter(pa.array(same)), pa.int64()).combine_chunks()] if same.any() else []
+    counts = BatchCounts(new=new, changed=changed, unchanged=matched.num_rows - changed - back, reappeared=back,
+                         seen=seen)
+    if int(idle.sum()) == batch.num_rows:
+        return counts  # nothing to write
+    write = np.ones(batch.num_rows, dtype=bool)
+    if idle.any():
+        write[matched.column("i").to_numpy().astype(np.int64)[idle]] = False
+    with staged(conn, batch.filter(pa.array(write))) as full:
+        check()
+        if changed or back:
+            record_batch(conn, full, source_id, scan_id)  # before the UPDATE rewrites them
+        if matched.num_rows > int(idle.sum()):
+            conn.execute(_UPDATE_DIFFERENT.format(stage=full), [scan_id, now_us, scan_id, source_id])
+            check()
+        if new - back:
+            conn.execute(
+                _INSERT_NEW.format(stage=full),
+                [source_id, now_us, now_us, scan_id, scan_id, scan_id, source_id],
+            )
+    return counts

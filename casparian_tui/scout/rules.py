@@ -151,7 +151,8 @@ def apply_rules(
     Call it inside a write transaction (e.g. within `db.write(...)`). The
     scope is the intersection of the given filters; no filter = every file:
     - `source_id`: files of that source;
-    - `scan_id`: files whose `last_scan_id` is that scan;
+    - `scan_id`: files whose `last_scan_id` is that scan (the rows it wrote:
+      new, changed or moved; a rescan leaves unchanged rows as they were);
     - `file_ids`: exactly these files (a list or a pyarrow int array; staged
       in a temporary table, never one statement per file).
     Deleted files are left alone. A tag the file already carries by hand, or

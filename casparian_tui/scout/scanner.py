@@ -21,6 +21,8 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pyarrow as pa
+
 from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
 from casparian_tui.scout.file_merge import BatchCounts, staged, upsert_files
@@ -153,7 +155,9 @@ class Scanner:
 
     def _run(self, root: str) -> ScanResult:
         self._started = time.monotonic()
-        scan_id, first_scan = self.db.write("start a scan", lambda c: _start_run(c, self.source.id, self.excludes))
+        scan_id, first_scan, self._after_kill = self.db.write(
+            "start a scan", lambda c: _start_run(c, self.source.id, self.excludes)
+        )
         counts = BatchCounts()
         walker = Walker(
             root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=self.batch_rows, exclude=self.exclude_fn
@@ -265,6 +269,37 @@ class Scanner:
         )
 
     # ---- the end of a scan -----------------------------------------------
+    def _renames_and_deletions(self, conn: Connection, scan_id: int, counts: BatchCounts, st) -> tuple[int, int]:
+        """After a complete walk: the live rows this scan neither saw nor wrote
+        are renamed or gone. Rows seen unchanged were not written, so they are
+        told apart by the ids the batches matched unchanged (Arrow, set-based)."""
+        import pyarrow.compute as pc
+
+        unwritten = "FROM scout_files WHERE source_id = ? AND deleted_at IS NULL AND last_scan_id <> ?"
+        params = [self.source.id, scan_id]
+        seen_n = sum(len(a) for a in counts.seen)
+        # The seen ids are distinct and all unwritten: equal counts mean every row was seen.
+        if conn.query_value(f"SELECT count(*) {unwritten}", params, 0) == seen_n:
+            return 0, 0
+        ids = conn.query_arrow(f"SELECT id {unwritten}", params).column(0).cast(pa.int64())
+        if seen_n:
+            seen = pa.chunked_array(counts.seen, pa.int64()).combine_chunks()
+            ids = ids.filter(pc.invert(pc.is_in(ids, value_set=seen)))
+        if not len(ids):
+            return 0, 0
+        with staged(conn, pa.table({"id": ids}), "_cf_unseen") as unseen:
+            renamed = catalog_sync.move_renamed(conn, self.source.id, scan_id, unseen=unseen)
+            deleted = catalog_sync.mark_deleted(
+                conn,
+                self.source.id,
+                scan_id,
+                now_us(),
+                error_dirs=[e["path"] for e in st.errors],
+                exclude=self.exclude_fn,
+                unseen=unseen,
+            )
+        return renamed, deleted
+
     def _finish(self, scan_id: int, walker: Walker, counts: BatchCounts, status: str) -> ScanResult:
         st = walker.stats
         complete = status == "completed"
@@ -273,24 +308,24 @@ class Scanner:
         def finish(conn: Connection) -> tuple[int, int]:
             renamed = deleted = 0
             if complete:
-                renamed = catalog_sync.move_renamed(conn, self.source.id, scan_id)
-                deleted = catalog_sync.mark_deleted(
-                    conn,
-                    self.source.id,
-                    scan_id,
-                    now_us(),
-                    error_dirs=[e["path"] for e in st.errors],
-                    exclude=self.exclude_fn,
-                )
-            catalog_sync.refresh_folders(conn, self.source.id)
-            # a changed file's old hash no longer counts: nor does the hash-set tag it earned
-            hashsets.apply_hashset_rules(conn, source_id=self.source.id)
-            catalog_sync.refresh_source_totals(conn, self.source.id, now_us())
+                renamed, deleted = self._renames_and_deletions(conn, scan_id, counts, st)
+            # Unchanged rows were not written, so when nothing changed the
+            # aggregates and hash-set tags still hold — unless a killed scan
+            # left rows behind without refreshing them.
+            touched = counts.new or counts.changed or renamed or deleted or self._after_kill
+            live = catalog_sync.live_totals(conn, self.source.id)
+            if touched or _folders_stale(conn, self.source.id, live):
+                catalog_sync.refresh_folders(conn, self.source.id)
+            if touched:
+                # a changed file's old hash no longer counts: nor does the hash-set tag it earned
+                hashsets.apply_hashset_rules(conn, source_id=self.source.id)
+            catalog_sync.refresh_source_totals(conn, self.source.id, now_us(), live)
             return renamed, deleted
 
         # The finishing write must not be refused because the user hit Ctrl+C
         # a moment ago: it is what keeps the catalog's aggregates honest.
         renamed, deleted = self.db.write("finish a scan", finish)
+        counts.seen = []  # up to 8 MB per 10^6 files: not needed any more
         duration = time.monotonic() - self._started
         result = ScanResult(
             source=self.source.name,
@@ -316,13 +351,15 @@ class Scanner:
         return result
 
 
-def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[int, bool]:
-    """The new run's id, and whether the source has no catalog rows yet.
+def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[int, bool, bool]:
+    """The new run's id, whether the source has no catalog rows yet, and
+    whether an earlier run was killed (its batches stand, its end never came).
 
     Two scans of one source at once would mark each other's files deleted,
     so a scan still running in a live process is refused; a 'running' row
     whose process is gone (killed) is closed as 'interrupted'.
     """
+    killed = False
     for run_id, owner in conn.query_all(
         "SELECT id, owner FROM scout_scan_runs WHERE source_id = ? AND status = 'running'", [source_id]
     ):
@@ -333,13 +370,21 @@ def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[i
                 hint="Wait for that scan to finish, or stop it.",
             )
         conn.execute("UPDATE scout_scan_runs SET status = 'interrupted' WHERE id = ?", [run_id])
+        killed = True
     scan_id = conn.query_value(
         "INSERT INTO scout_scan_runs (source_id, started_at, status, excludes_json, owner)"
         " VALUES (?, ?, 'running', ?, ?) RETURNING id",
         [source_id, now_us(), json.dumps(excludes) if excludes else None, f"{socket.gethostname()}:{os.getpid()}"],
     )
     empty = conn.query_one("SELECT 1 FROM scout_files WHERE source_id = ? LIMIT 1", [source_id]) is None
-    return scan_id, empty
+    return scan_id, empty, killed
+
+
+def _folders_stale(conn: Connection, source_id: int, live: tuple[int, int]) -> bool:
+    """The folder aggregates disagree with the live rows at the root (a cheap
+    check: rows written outside a scan's end, e.g. by a process killed mid-scan)."""
+    root = conn.query_one("SELECT file_count, total_bytes FROM scout_folders WHERE source_id = ? AND path = ''", [source_id])
+    return root is None or (int(root[0]), int(root[1])) != live
 
 
 def _end_run(conn: Connection, r: ScanResult) -> None:
@@ -372,7 +417,9 @@ def _upsert_and_tag(conn: Connection, source_id: int, scan_id: int, batch, check
     """Merge one batch and tag its new, changed and reappeared files in the
     same transaction, so every committed row carries its tags even when the
     scan is killed or fails before its end."""
-    counts = upsert_files(conn, source_id, scan_id, now_us(), batch, check=check, assume_new=first_scan)
+    counts = upsert_files(
+        conn, source_id, scan_id, now_us(), batch, check=check, assume_new=first_scan, touch_unchanged=False
+    )
     if (counts.new or counts.changed) and not rules.nothing_to_apply(conn):
         check()
         with staged(conn, batch.select(["rel_path"]), "_cf_batch_paths") as stage:
