@@ -295,3 +295,7 @@ def sets_named(conn: Connection, names: Sequence[str]) -> None:
     """Raise HashSetNotFound for the first of `names` that is no set."""
     for n in names:
         get_set(conn, n)
+
+
+def set_names(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.query_all("SELECT name FROM scout_hashsets ORDER BY name")]

@@ -133,3 +133,10 @@ def changes_of(conn: Connection, scan_id: int, limit: int | None = None) -> list
             }
         )
     return out
+
+
+def latest_scan_id(conn: Connection, source_id: int | None = None) -> int | None:
+    """The newest scan run (of one source, or of any): what "changed in last scan" means."""
+    if source_id is None:
+        return conn.query_value("SELECT max(id) FROM scout_scan_runs")
+    return conn.query_value("SELECT max(id) FROM scout_scan_runs WHERE source_id = ?", [int(source_id)])
