@@ -285,7 +285,7 @@ def content_conditions(flt, alias: str = "f") -> tuple[list[str], list]:
     if flt.changed_in_scan is not None:
         conds.append(
             f"({alias}.first_scan_id = ? OR EXISTS (SELECT 1 FROM scout_scan_changes c"
-            f" WHERE c.file_id = {alias}.id AND c.scan_id = ? AND c.change <> 'deleted'))"
+            f" WHERE c.file_id = {alias}.id AND c.scan_id = ? AND c.change IN ('new', 'changed', 'renamed')))"
         )
         params.extend([int(flt.changed_in_scan)] * 2)
     return conds, params
