@@ -103,6 +103,43 @@ def test_hashset_import_rule_and_filters(cli, backend, db_url, tmp_path):
     assert gone.returncode == 1 and "No file has the tag 'known-bad'" in gone.stderr
 
 
+def test_rule_list_and_remove_hashset_rules(cli, backend, db_url, tmp_path):
+    g = _g(backend, db_url)
+    root = tmp_path / "ev"
+    root.mkdir()
+    (root / "evil.exe").write_bytes(b"evil")
+    (root / "ok.txt").write_bytes(b"ok")
+    _ok(cli("scan", str(root), "--hash", *g))
+    sets = tmp_path / "bad.txt"
+    sets.write_text(hashlib.sha256(b"evil").hexdigest() + "\n")
+    _ok(cli("hashset", "import", "bad", str(sets), *g))
+    _ok(cli("rule", "add", "*.txt", "--tag", "text", *g))  # glob rule 1: ids of the two kinds overlap
+    first = json.loads(_ok(cli("rule", "add", "--hashset", "bad", "--tag", "known-bad", "--json", *g)).stdout)
+    second = json.loads(_ok(cli("rule", "add", "--hashset", "bad", "--tag", "malware", "--json", *g)).stdout)
+    listed = json.loads(_ok(cli("rule", "list", "--json", *g)).stdout)
+    assert [(r.get("kind"), r["tag"], r["files"]) for r in listed] == [
+        (None, "text", 1), ("hashset", "known-bad", 1), ("hashset", "malware", 1)]
+    text = _ok(cli("rule", "list", *g)).stdout
+    assert f"h{first['id']}" in text and "known-bad" in text and "malware" in text
+
+    r = cli("rule", "remove", "--hashset", "bad", *g)
+    assert r.returncode == 2 and "has 2 rules" in r.stderr
+    r = cli("rule", "remove", "--hashset", "nope", "--tag", "x", *g)
+    assert r.returncode == 1 and "No hash set named" in r.stderr
+    r = cli("rule", "remove", "h999", *g)
+    assert r.returncode == 2 and "No hash-set rule h999" in r.stderr
+
+    out = json.loads(_ok(cli("rule", "remove", "--hashset", "bad", "--tag", "known-bad", "--json", *g)).stdout)
+    assert (out["id"], out["kind"], out["tag"]) == (first["id"], "hashset", "known-bad")
+    gone = cli("files", "--tag", "known-bad", *g)
+    assert gone.returncode == 1 and "No file has the tag 'known-bad'" in gone.stderr
+    assert "Removed hash-set rule" in _ok(cli("rule", "remove", f"h{second['id']}", *g)).stdout
+    assert cli("files", "--tag", "malware", *g).returncode == 1
+    listed = json.loads(_ok(cli("rule", "list", "--json", *g)).stdout)
+    assert [(r.get("kind"), r["tag"]) for r in listed] == [(None, "text")]  # the glob rule is untouched
+    assert [f["rel_path"] for f in json.loads(_ok(cli("files", "--tag", "text", "--json", *g)).stdout)] == ["ok.txt"]
+
+
 def _digests(db) -> dict[bytes, str]:
     rows = db.query_all(
         "SELECT f.rel_path, h.hash FROM scout_files f JOIN scout_file_hashes h"

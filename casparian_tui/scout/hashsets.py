@@ -197,15 +197,33 @@ def list_rules(conn: Connection) -> list[dict]:
     )
 
 
-def remove_rule(conn: Connection, set_name: str, tag: str) -> dict:
-    s = get_set(conn, set_name)
-    row = conn.query_one("SELECT id FROM scout_hashset_rules WHERE set_id = ? AND tag = ?", [s["id"], tag])
-    if row is None:
-        raise UsageError(f"No rule hash set {set_name!r} → {tag!r}.", hint="See `casparian rule list`.")
-    conn.execute("DELETE FROM scout_file_tags WHERE tag_source = 'hashset' AND rule_id = ?", [row[0]])
-    conn.execute("DELETE FROM scout_hashset_rules WHERE id = ?", [row[0]])
+def find_rule(conn: Connection, *, rule_id: int | None = None, set_name: str | None = None,
+              tag: str | None = None) -> dict:
+    """One hash-set rule: by id, or by set (and tag, unless the set has one rule only)."""
+    if rule_id is not None:
+        rows = [r for r in list_rules(conn) if r["id"] == int(rule_id)]
+        if not rows:
+            raise UsageError(f"No hash-set rule h{rule_id}.", hint="See `casparian rule list`.")
+        return rows[0]
+    s = get_set(conn, set_name or "")
+    rows = [r for r in list_rules(conn) if r["set_id"] == s["id"] and (tag is None or r["tag"] == tag)]
+    if not rows:
+        what = f"{set_name!r} → {tag!r}" if tag is not None else f"for {set_name!r}"
+        raise UsageError(f"No hash-set rule {what}.", hint="See `casparian rule list`.")
+    if len(rows) > 1:
+        raise UsageError(f"The hash set {set_name!r} has {len(rows)} rules.",
+                         hint="Say which with --tag, or remove it by id (h1, h2… in `casparian rule list`).")
+    return rows[0]
+
+
+def remove_rule(conn: Connection, set_name: str | None = None, tag: str | None = None, *,
+                rule_id: int | None = None) -> dict:
+    """Delete a hash-set rule and the tags it gave (a tag another rule also gives comes back)."""
+    rule = find_rule(conn, rule_id=rule_id, set_name=set_name, tag=tag)
+    conn.execute("DELETE FROM scout_file_tags WHERE tag_source = 'hashset' AND rule_id = ?", [rule["id"]])
+    conn.execute("DELETE FROM scout_hashset_rules WHERE id = ?", [rule["id"]])
     apply_hashset_rules(conn)
-    return {"id": row[0], "hashset": s["name"], "tag": tag}
+    return rule
 
 
 def apply_hashset_rules(
