@@ -284,3 +284,33 @@ def test_touched_file_is_rehashed_then_reported_touched_not_changed(db, tmp_path
     hash_source(db, src, "sha256")
     rows = db.read(lambda c: scan_changes.changes_of(c, scan.scan_id))
     assert sorted(x["change"] for x in rows) == ["changed", "changed", "touched"]
+
+
+@pytest.mark.parametrize("width", [32, 40, 64])
+def test_hash_file_fast_and_general_paths_agree(tmp_path, width):
+    """Clean files take the numpy path; CRLF, blanks, a bad line, or two hashes
+    sharing their first 16 digits take the general one; the answer is the same."""
+    import random
+
+    import pyarrow.compute as pc
+
+    rng = random.Random(width)
+    hashes = [f"{rng.getrandbits(width * 4):0{width}x}" for _ in range(3000)]
+    hashes += hashes[:50]  # duplicates
+    twin = hashes[0][:16] + ("0" if hashes[0][16] != "0" else "1") + hashes[0][17:]  # same key, other hash
+    expect = sorted(set(h.lower() for h in hashes))
+
+    def check(name, lines, skipped=0, expected=expect):
+        f = tmp_path / name
+        f.write_bytes(lines.encode())
+        got, skip = hashsets.read_hash_file(str(f))
+        assert got.to_pylist() == expected and skip == skipped
+        assert pc.all(pc.equal(got, pc.ascii_lower(got))).as_py()
+
+    mixed = [h.upper() if i % 3 == 0 else h for i, h in enumerate(hashes)]
+    check("clean.txt", "\n".join(mixed) + "\n")
+    check("no-final-newline.txt", "\n".join(mixed))
+    check("crlf.txt", "\r\n".join(mixed) + "\r\n")
+    check("spaces.txt", "\n".join(" " + h for h in mixed) + "\n")
+    check("bad.txt", "\n".join(mixed + ["z" * width]) + "\n", skipped=1)
+    check("twin.txt", "\n".join(mixed + [twin]) + "\n", expected=sorted(set(expect) | {twin}))
