@@ -161,35 +161,27 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
     g = _g(backend, db_url)
     _ok(cli("scan", str(root), *g))
     settings = Settings.resolve(db=db_url, backend=backend, wait_s=10, command="pytest", env={})
-    # Kill at a random moment; move the moment until one kill lands mid-run
-    # (some hashes committed, not all), and check every round.
-    early, late, partial, rounds = 0.2, None, 0, 0  # delays known to be too early / too late
-    while partial < 2:
-        rounds += 1
-        assert rounds <= 12, f"seed {SEED}: no kill landed mid-run (last delay {delay:.2f} s)"
+    # Kill -9 right after the run says a random number of hashes committed
+    # (a line on stdout per committed batch), twice: what it said is stored
+    # must be there, and every stored hash must be right.
+    for rounds in (1, 2):
+        target = rng.randint(5, len(truth) // 2)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "5", *g],
+            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "5",
+             "--commit-lines", *g],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
-        delay = (early + late) / 2 if late is not None else early * 2
-        time.sleep(delay * rng.uniform(0.9, 1.1))
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        said = _wait_for_commits(proc, target)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL, f"seed {SEED}: the run ended by itself before the kill"
         db = Database(settings)
         try:
             got = _digests(db)
             wrong = {k: v for k, v in got.items() if truth[k] != v}
             assert not wrong, f"seed {SEED} round {rounds}: wrong hashes {wrong}"
-            if 0 < len(got) < len(truth):
-                partial += 1
-            if not got:
-                early = delay
-            elif len(got) == len(truth):
-                late = delay
-            db.write("forget hashes", lambda c: c.execute("DELETE FROM scout_file_hashes") if len(got) == len(truth) else 0)
+            assert said <= len(got) < len(truth), f"seed {SEED} round {rounds}: {len(got)} stored, {said} said"
+            db.write("forget hashes", lambda c: c.execute("DELETE FROM scout_file_hashes"))
         finally:
             db.close()
     _ok(cli("hash", "ev", *g))  # the next run fills in the rest
@@ -198,3 +190,23 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
         assert _digests(db) == truth, f"seed {SEED}"
     finally:
         db.close()
+
+
+def _wait_for_commits(proc, target: int, guard_s: float = 120) -> int:
+    """Read 'committed N' lines until N >= target; fail loudly when the run ends or never gets there."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + guard_s
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=1.0):
+            continue
+        line = proc.stdout.readline().decode()
+        if not line:
+            raise AssertionError(f"seed {SEED}: the run ended before {target} hashes were committed: "
+                                 f"{proc.stderr.read().decode()[-500:]}")
+        if line.startswith("committed ") and int(line.split()[1]) >= target:
+            return int(line.split()[1])
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"seed {SEED}: no {target} hashes committed in {guard_s} s")
