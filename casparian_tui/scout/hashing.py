@@ -192,6 +192,7 @@ def hash_source(
         if cancel and cancel():
             result.status = "cancelled"
         flush()
-    db.write("tag files by hash set", lambda c: hash_catalog.after_hashing(c, source.id))
+    if result.hashed:  # nothing new hashed: the scan already re-tagged, nothing to redo (a rescan stays cheap)
+        db.write("tag files by hash set", lambda c: hash_catalog.after_hashing(c, source.id))
     result.duration_s = time.monotonic() - started
     return result
