@@ -74,6 +74,14 @@ def test_scan_hash_dupes_files_and_changes(cli, backend, db_url, tmp_path):
     assert files["c.txt"]["hash"] == hashlib.sha256(b"other, longer").hexdigest()  # sha256 preferred
     r = cli("changes", "999", *g)
     assert r.returncode == 1 and "No scan with id 999" in r.stderr
+    # a touched file (same bytes, new mtime): the scan says changed, its hashing says touched
+    os.utime(root / "a.txt", (1_700_000_000, 1_700_000_000))
+    fourth = json.loads(_ok(cli("scan", "ev", "--json", *g)).stdout)
+    assert fourth["changed"] == 1 and fourth["hash"]["hashed"] == 1 and fourth["hash"]["touched"] == 1
+    changes = json.loads(_ok(cli("changes", "--json", *g)).stdout)
+    assert [(f["change"], f["rel_path"]) for f in changes[0]["files"]] == [("touched", "a.txt")]
+    assert changes[0]["touched_files"] == 1
+    assert "1 only touched: same hash" in _ok(cli("changes", *g)).stdout
 
 
 def test_hashset_import_rule_and_filters(cli, backend, db_url, tmp_path):

@@ -108,12 +108,17 @@ def scans_for(conn: Connection, *, scan_id: int | None = None, since_us: int | N
         sql = cols + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC LIMIT 1"
     runs = conn.query_dicts(sql, params)
     for r in runs:
-        r["touched_files"] = conn.query_value(
-            "SELECT count(*) FROM scout_scan_changes WHERE scan_id = ? AND change = 'touched'", [r["id"]], 0
-        )
+        r["touched_files"] = touched_count(conn, r["id"])
     if scan_id is not None and not runs:
         raise CasparianError(f"No scan with id {scan_id}.", hint="See `casparian changes --since 7d`.")
     return runs
+
+
+def touched_count(conn: Connection, scan_id: int) -> int:
+    """How many of the files the scan saw changed a later hash showed to have the same content."""
+    return conn.query_value(
+        "SELECT count(*) FROM scout_scan_changes WHERE scan_id = ? AND change = 'touched'", [int(scan_id)], 0
+    )
 
 
 def changes_of(conn: Connection, scan_id: int, limit: int | None = None) -> list[dict]:
