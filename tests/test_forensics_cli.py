@@ -74,6 +74,14 @@ def test_scan_hash_dupes_files_and_changes(cli, backend, db_url, tmp_path):
     assert files["c.txt"]["hash"] == hashlib.sha256(b"other, longer").hexdigest()  # sha256 preferred
     r = cli("changes", "999", *g)
     assert r.returncode == 1 and "No scan with id 999" in r.stderr
+    # a touched file (same bytes, new mtime): the scan says changed, its hashing says touched
+    os.utime(root / "a.txt", (1_700_000_000, 1_700_000_000))
+    fourth = json.loads(_ok(cli("scan", "ev", "--json", *g)).stdout)
+    assert fourth["changed"] == 1 and fourth["hash"]["hashed"] == 1 and fourth["hash"]["touched"] == 1
+    changes = json.loads(_ok(cli("changes", "--json", *g)).stdout)
+    assert [(f["change"], f["rel_path"]) for f in changes[0]["files"]] == [("touched", "a.txt")]
+    assert changes[0]["touched_files"] == 1
+    assert "1 only touched: same hash" in _ok(cli("changes", *g)).stdout
 
 
 def test_hashset_import_rule_and_filters(cli, backend, db_url, tmp_path):
@@ -103,6 +111,43 @@ def test_hashset_import_rule_and_filters(cli, backend, db_url, tmp_path):
     assert gone.returncode == 1 and "No file has the tag 'known-bad'" in gone.stderr
 
 
+def test_rule_list_and_remove_hashset_rules(cli, backend, db_url, tmp_path):
+    g = _g(backend, db_url)
+    root = tmp_path / "ev"
+    root.mkdir()
+    (root / "evil.exe").write_bytes(b"evil")
+    (root / "ok.txt").write_bytes(b"ok")
+    _ok(cli("scan", str(root), "--hash", *g))
+    sets = tmp_path / "bad.txt"
+    sets.write_text(hashlib.sha256(b"evil").hexdigest() + "\n")
+    _ok(cli("hashset", "import", "bad", str(sets), *g))
+    _ok(cli("rule", "add", "*.txt", "--tag", "text", *g))  # glob rule 1: ids of the two kinds overlap
+    first = json.loads(_ok(cli("rule", "add", "--hashset", "bad", "--tag", "known-bad", "--json", *g)).stdout)
+    second = json.loads(_ok(cli("rule", "add", "--hashset", "bad", "--tag", "malware", "--json", *g)).stdout)
+    listed = json.loads(_ok(cli("rule", "list", "--json", *g)).stdout)
+    assert [(r.get("kind"), r["tag"], r["files"]) for r in listed] == [
+        (None, "text", 1), ("hashset", "known-bad", 1), ("hashset", "malware", 1)]
+    text = _ok(cli("rule", "list", *g)).stdout
+    assert f"h{first['id']}" in text and "known-bad" in text and "malware" in text
+
+    r = cli("rule", "remove", "--hashset", "bad", *g)
+    assert r.returncode == 2 and "has 2 rules" in r.stderr
+    r = cli("rule", "remove", "--hashset", "nope", "--tag", "x", *g)
+    assert r.returncode == 1 and "No hash set named" in r.stderr
+    r = cli("rule", "remove", "h999", *g)
+    assert r.returncode == 2 and "No hash-set rule h999" in r.stderr
+
+    out = json.loads(_ok(cli("rule", "remove", "--hashset", "bad", "--tag", "known-bad", "--json", *g)).stdout)
+    assert (out["id"], out["kind"], out["tag"]) == (first["id"], "hashset", "known-bad")
+    gone = cli("files", "--tag", "known-bad", *g)
+    assert gone.returncode == 1 and "No file has the tag 'known-bad'" in gone.stderr
+    assert "Removed hash-set rule" in _ok(cli("rule", "remove", f"h{second['id']}", *g)).stdout
+    assert cli("files", "--tag", "malware", *g).returncode == 1
+    listed = json.loads(_ok(cli("rule", "list", "--json", *g)).stdout)
+    assert [(r.get("kind"), r["tag"]) for r in listed] == [(None, "text")]  # the glob rule is untouched
+    assert [f["rel_path"] for f in json.loads(_ok(cli("files", "--tag", "text", "--json", *g)).stdout)] == ["ok.txt"]
+
+
 def _digests(db) -> dict[bytes, str]:
     rows = db.query_all(
         "SELECT f.rel_path, h.hash FROM scout_files f JOIN scout_file_hashes h"
@@ -124,35 +169,27 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
     g = _g(backend, db_url)
     _ok(cli("scan", str(root), *g))
     settings = Settings.resolve(db=db_url, backend=backend, wait_s=10, command="pytest", env={})
-    # Kill at a random moment; move the moment until one kill lands mid-run
-    # (some hashes committed, not all), and check every round.
-    early, late, partial, rounds = 0.2, None, 0, 0  # delays known to be too early / too late
-    while partial < 2:
-        rounds += 1
-        assert rounds <= 12, f"seed {SEED}: no kill landed mid-run (last delay {delay:.2f} s)"
+    # Kill -9 right after the run says a random number of hashes committed
+    # (a line on stdout per committed batch), twice: what it said is stored
+    # must be there, and every stored hash must be right.
+    for rounds in (1, 2):
+        target = rng.randint(5, len(truth) // 2)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "5", *g],
+            [sys.executable, "-m", "casparian_tui", "hash", "ev", "--workers", "2", "--batch-files", "5",
+             "--commit-lines", *g],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
-        delay = (early + late) / 2 if late is not None else early * 2
-        time.sleep(delay * rng.uniform(0.9, 1.1))
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        said = _wait_for_commits(proc, target)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL, f"seed {SEED}: the run ended by itself before the kill"
         db = Database(settings)
         try:
             got = _digests(db)
             wrong = {k: v for k, v in got.items() if truth[k] != v}
             assert not wrong, f"seed {SEED} round {rounds}: wrong hashes {wrong}"
-            if 0 < len(got) < len(truth):
-                partial += 1
-            if not got:
-                early = delay
-            elif len(got) == len(truth):
-                late = delay
-            db.write("forget hashes", lambda c: c.execute("DELETE FROM scout_file_hashes") if len(got) == len(truth) else 0)
+            assert said <= len(got) < len(truth), f"seed {SEED} round {rounds}: {len(got)} stored, {said} said"
+            db.write("forget hashes", lambda c: c.execute("DELETE FROM scout_file_hashes"))
         finally:
             db.close()
     _ok(cli("hash", "ev", *g))  # the next run fills in the rest
@@ -161,3 +198,23 @@ def test_kill_9_during_hashing_leaves_only_right_hashes(cli, backend, db_url, tm
         assert _digests(db) == truth, f"seed {SEED}"
     finally:
         db.close()
+
+
+def _wait_for_commits(proc, target: int, guard_s: float = 120) -> int:
+    """Read 'committed N' lines until N >= target; fail loudly when the run ends or never gets there."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + guard_s
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=1.0):
+            continue
+        line = proc.stdout.readline().decode()
+        if not line:
+            raise AssertionError(f"seed {SEED}: the run ended before {target} hashes were committed: "
+                                 f"{proc.stderr.read().decode()[-500:]}")
+        if line.startswith("committed ") and int(line.split()[1]) >= target:
+            return int(line.split()[1])
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"seed {SEED}: no {target} hashes committed in {guard_s} s")

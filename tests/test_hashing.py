@@ -241,3 +241,76 @@ def test_scan_changes_lists_new_changed_renamed_deleted(db, tmp_path):
     assert len(changes(first.scan_id)) == 5 and {c[0] for c in changes(first.scan_id)} == {"new"}
     runs = db.read(lambda c: scan_changes.scans_for(c))
     assert [r["id"] for r in runs] == [third.scan_id]
+
+
+def test_touched_file_is_rehashed_then_reported_touched_not_changed(db, tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    _write(root / "touched.txt", b"same bytes", 1_600_000_000)
+    _write(root / "edited.txt", b"old bytes!", 1_600_000_000)  # same size after the edit
+    _write(root / "never.txt", b"not hashed", 1_600_000_000)
+    src = add_source(db, root)
+    _scan(db, src)
+    first = {to_bytes(r[0]): r[1] for r in db.query_all("SELECT rel_path, id FROM scout_files")}
+    r = hash_source(db, src, "sha256")
+    assert r.hashed == 3
+    # never.txt loses its hash: it has no older hash to compare with
+    db.write("forget", lambda c: c.execute("DELETE FROM scout_file_hashes WHERE file_id = ?", [first[b"never.txt"]]))
+    old = _digests(db)
+
+    _write(root / "touched.txt", b"same bytes", 1_700_000_000)
+    _write(root / "edited.txt", b"new bytes!", 1_700_000_000)
+    _write(root / "never.txt", b"not hashed", 1_700_000_000)
+    scan = _scan(db, src)
+    assert scan.changed == 3
+    # The scan reads no content: all three are 'changed', and no hash is current for them.
+    rows = db.read(lambda c: scan_changes.changes_of(c, scan.scan_id))
+    assert {x["rel_path"]: x["change"] for x in rows} == {"touched.txt": "changed", "edited.txt": "changed", "never.txt": "changed"}
+    assert _digests(db) == {}
+
+    r = hash_source(db, src, "sha256")
+    assert r.hashed == 3  # the touched file too: its hash is verified again, not carried over
+    rows = db.read(lambda c: scan_changes.changes_of(c, scan.scan_id))
+    assert {x["rel_path"]: x["change"] for x in rows} == {"touched.txt": "touched", "edited.txt": "changed", "never.txt": "changed"}
+    assert _digests(db)[b"touched.txt"] == old[b"touched.txt"]
+    assert _digests(db)[b"edited.txt"] == hashlib.sha256(b"new bytes!").hexdigest()
+    run = db.read(lambda c: scan_changes.scans_for(c, scan_id=scan.scan_id))[0]
+    assert (run["changed_files"], run["touched_files"]) == (3, 1)
+    # "changed in last scan" means content: the touched file is not in it
+    flt = FileFilter(changed_in_scan=scan.scan_id)
+    assert {f["rel_path"] for f in db.read(lambda c: list_files(c, flt))} == {"edited.txt", "never.txt"}
+
+    # hashing again changes nothing; an earlier scan's rows are left as they were
+    hash_source(db, src, "sha256")
+    rows = db.read(lambda c: scan_changes.changes_of(c, scan.scan_id))
+    assert sorted(x["change"] for x in rows) == ["changed", "changed", "touched"]
+
+
+@pytest.mark.parametrize("width", [32, 40, 64])
+def test_hash_file_fast_and_general_paths_agree(tmp_path, width):
+    """Clean files take the numpy path; CRLF, blanks, a bad line, or two hashes
+    sharing their first 16 digits take the general one; the answer is the same."""
+    import random
+
+    import pyarrow.compute as pc
+
+    rng = random.Random(width)
+    hashes = [f"{rng.getrandbits(width * 4):0{width}x}" for _ in range(3000)]
+    hashes += hashes[:50]  # duplicates
+    twin = hashes[0][:16] + ("0" if hashes[0][16] != "0" else "1") + hashes[0][17:]  # same key, other hash
+    expect = sorted(set(h.lower() for h in hashes))
+
+    def check(name, lines, skipped=0, expected=expect):
+        f = tmp_path / name
+        f.write_bytes(lines.encode())
+        got, skip = hashsets.read_hash_file(str(f))
+        assert got.to_pylist() == expected and skip == skipped
+        assert pc.all(pc.equal(got, pc.ascii_lower(got))).as_py()
+
+    mixed = [h.upper() if i % 3 == 0 else h for i, h in enumerate(hashes)]
+    check("clean.txt", "\n".join(mixed) + "\n")
+    check("no-final-newline.txt", "\n".join(mixed))
+    check("crlf.txt", "\r\n".join(mixed) + "\r\n")
+    check("spaces.txt", "\n".join(" " + h for h in mixed) + "\n")
+    check("bad.txt", "\n".join(mixed + ["z" * width]) + "\n", skipped=1)
+    check("twin.txt", "\n".join(mixed + [twin]) + "\n", expected=sorted(set(expect) | {twin}))

@@ -38,12 +38,14 @@ class Sizes:
     run_files: int
     runs: int  # repeats of the cheap measurements
     real_tree: int = 100_000  # files in the real-shaped tree
+    hash_mb: int = 2048  # bytes to hash against sha256sum
+    hashset_lines: int = 1_000_000
 
 
 FULL = Sizes(upsert=100_000, tree=100_000, tree_1m=1_000_000, catalog=1_000_000, parquet_mb=1024,
              claims=20_000, run_files=10_000, runs=5)
 QUICK = Sizes(upsert=5_000, tree=5_000, tree_1m=20_000, catalog=20_000, parquet_mb=8,
-              claims=2_000, run_files=200, runs=2, real_tree=5_000)
+              claims=2_000, run_files=200, runs=2, real_tree=5_000, hash_mb=16, hashset_lines=20_000)
 
 
 @dataclass
@@ -441,6 +443,36 @@ def bench_idle_tui(ctx: Context) -> list[Figure]:
     return out
 
 
+def bench_hash(ctx: Context) -> list[Figure]:
+    """Hashing against `xargs -P2 sha256sum` on the same files; a rescan with hashing on; a hash-set import."""
+    from casparian_tui.bench import hash_probe
+
+    quick = ctx.sizes.hash_mb < FULL.hash_mb  # tiny inputs are shown, not judged against full-size targets
+    judged = "" if not quick else " (not judged in --quick)"
+    runs = max(ctx.sizes.runs - 2, 1)
+    t = hash_probe.throughput(ctx.scratch, "duckdb", hash_probe.hash_corpus(ctx.cache, ctx.sizes.hash_mb), runs)
+    med = {k: statistics.median(t[k]) for k in ("casparian_mb_s", "sha256sum_mb_s")}
+    out = [Figure(f"sha256 of {t['megabytes']:,.0f} MB vs xargs -P2 sha256sum", "-", "× sha256sum",
+                  None if quick else 0.8, higher_is_better=True, samples=t["ratios"],
+                  compare=f"{med['casparian_mb_s']:,.0f} vs {med['sha256sum_mb_s']:,.0f} MB/s",
+                  note=f"warm cache, {runs} interleaved pairs; target ≥ 0.8×{judged}")]
+    root = corpora.tree(ctx.cache, ctx.sizes.tree)
+    lines = hash_probe.hash_list(ctx.cache, ctx.sizes.hashset_lines)
+    for backend in ctx.backends:
+        r = hash_probe.rescan_overhead(ctx.scratch, backend, root, runs)
+        out.append(Figure(f"rescan unchanged {ctx.sizes.tree:,}-file tree, hashing on", backend, "% more",
+                          None if quick else 10.0, samples=r["overhead_pct"],
+                          compare=f"{statistics.median(r['with_hash_s']):.2f} s vs "
+                                  f"{statistics.median(r['alone_s']):.2f} s without",
+                          note=f"interleaved pairs; target ≤ 10 %{judged}"))
+        target = 3.0 if backend == "duckdb" and not quick else None
+        out.append(Figure(f"hashset import, {ctx.sizes.hashset_lines:,} lines", backend, "s", target,
+                          samples=[hash_probe.import_s(ctx.scratch, backend, lines) for _ in range(runs)],
+                          note="whole `casparian hashset import` process, fresh catalog"
+                               + (f"; target ≤ 3 s on 1,000,000 lines{judged}" if backend == "duckdb" else "")))
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
     "upsert": bench_upsert,
     "scan": bench_scan,
@@ -457,4 +489,5 @@ BENCHMARKS: dict[str, Callable[[Context], list[Figure]]] = {
     "coexist_tui": bench_coexist_tui,
     "startup": bench_startup,
     "idle_tui": bench_idle_tui,
+    "hash": bench_hash,
 }

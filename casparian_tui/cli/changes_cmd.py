@@ -11,7 +11,8 @@ from casparian_tui.cli.output import print_json, print_table, safe_text
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "changes",
-        description="The files a scan found new, changed, renamed or deleted. Without SCAN_ID or --since: "
+        description="The files a scan found new, changed, renamed or deleted; a changed file whose new hash equals "
+        "its old one (same size, only the mtime moved) shows as touched once it is hashed. Without SCAN_ID or --since: "
         "the latest scan (of --source, when given). `casparian scan --json` prints each scan's id.",
         epilog="examples:\n  casparian changes\n  casparian changes 42 --json\n"
         "  casparian changes --since 2d --source case42\n  casparian changes --since 2026-11-30T08:00",
@@ -49,8 +50,9 @@ def cmd_changes(ctx: Context, args: argparse.Namespace) -> int:
         print("No scans found.")
         return 0
     for r in runs:
+        touched = f" ({r['touched_files']:,} only touched: same hash)" if r["touched_files"] else ""
         print(f"scan {r['id']} of {safe_text(r['source'])} ({r['status']}): {r['new_files']:,} new, "
-              f"{r['changed_files']:,} changed, {r['renamed_files']:,} renamed, {r['deleted_files']:,} deleted")
+              f"{r['changed_files']:,} changed{touched}, {r['renamed_files']:,} renamed, {r['deleted_files']:,} deleted")
         if r["files"]:
             print_table(
                 ["change", "path", "was"],

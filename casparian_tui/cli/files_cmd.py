@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
                    help="only files not in this hash set, unhashed ones included (repeatable)")
     p.add_argument("--dupes", action="store_true", help="only files with an identical copy (see `casparian dupes`)")
     p.add_argument("--changed-in", type=int, metavar="SCAN_ID",
-                   help="only files that scan found new, changed or renamed (see `casparian changes`)")
+                   help="only files that scan found new, changed or renamed; not those only touched "
+                        "(same hash, new mtime; see `casparian changes`)")
     p.add_argument("--limit", type=int, default=catalog.DEFAULT_LIMIT, metavar="N", help="at most N files (default 50)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N files")
     p.add_argument("--sort", choices=list(catalog.SORTS), default="path", help="order (default path)")

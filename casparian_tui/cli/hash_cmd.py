@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     h.add_argument("--workers", type=int, default=None, metavar="N", help="reader threads (default: per CPU, 2-8)")
     # files per write transaction; small values let crash tests kill between many commits
     h.add_argument("--batch-files", type=int, default=None, help=argparse.SUPPRESS)
+    # a line 'committed N' on stdout after each write: crash tests kill on it, not after a sleep
+    h.add_argument("--commit-lines", action="store_true", help=argparse.SUPPRESS)
     h.add_argument("--json", action="store_true", help="print one JSON object with the summary")
     h.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     h.set_defaults(handler=cmd_hash)
@@ -89,7 +91,8 @@ def cmd_hash(ctx: Context, args: argparse.Namespace) -> int:
 
     src = find_source(ctx.db, args.source)
     algo = args.algo or ctx.db.read(lambda c: hash_catalog.source_hash_algo(c, src.id)) or "sha256"
-    result = run_hash(ctx, src, algo, workers=args.workers, quiet=args.quiet, batch_files=args.batch_files)
+    result = run_hash(ctx, src, algo, workers=args.workers, quiet=args.quiet, batch_files=args.batch_files,
+                      commit_lines=args.commit_lines)
     if ctx.json:
         print_json(result.to_json())
     elif not args.quiet:
@@ -100,11 +103,13 @@ def cmd_hash(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_hash(ctx: Context, src, algo: str, *, workers: int | None = None, quiet: bool = False,
-             batch_files: int | None = None):
+             batch_files: int | None = None, commit_lines: bool = False):
     """Hash with a progress bar on a terminal (shared with `scan --hash`)."""
     from casparian_tui.scout.hashing import hash_source
 
     kw = {"batch_files": batch_files} if batch_files else {}
+    if commit_lines:
+        kw["on_commit"] = lambda n: print(f"committed {n}", flush=True)
     if not (ctx.interactive and not quiet):
         return hash_source(ctx.db, src, algo, workers=workers, **kw)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

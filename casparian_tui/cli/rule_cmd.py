@@ -48,10 +48,14 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     ls.set_defaults(handler=cmd_list)
 
     rm = rsub.add_parser(
-        "remove", help="remove a rule (by id or name) and re-tag", epilog="example:\n  casparian rule remove case42",
+        "remove", help="remove a rule (by id or name, or a hash-set rule) and re-tag",
+        epilog="examples:\n  casparian rule remove case42\n  casparian rule remove h2                      "
+        "a hash-set rule, by the id `rule list` shows\n  casparian rule remove --hashset known-bad --tag known-bad",
         formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
     )
-    rm.add_argument("ref", metavar="ID|NAME")
+    rm.add_argument("ref", metavar="ID|NAME", nargs="?", help="a glob rule's id or name, or h<id> for a hash-set rule")
+    rm.add_argument("--hashset", metavar="NAME", help="remove the rule that tags by this hash set")
+    rm.add_argument("--tag", metavar="TAG", help="with --hashset: the rule's tag (needed when the set has several rules)")
     rm.add_argument("--json", action="store_true", help="print the removed rule as JSON")
     rm.set_defaults(handler=cmd_remove)
 
@@ -129,7 +133,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         print_json([{**r.to_json(), "files": counts.get(r.id, 0)} for r in rs] + by_set)
         return 0
     if by_set:
-        print_table(["id", "hash set", "tag", "files"], ([r["id"], r["hashset"], r["tag"], r["files"]] for r in by_set),
+        print_table(["id", "hash set", "tag", "files"], ([f"h{r['id']}", r["hashset"], r["tag"], r["files"]] for r in by_set),
                     title="hash-set rules")
     if not rs:
         print("No rules yet. Add one: casparian rule add '**/*.evtx' --tag evtx")
@@ -142,6 +146,14 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
+    from casparian_tui.cli.hashset_rules import cmd_remove_hashset_rule, hashset_rule_ref
+
+    if args.hashset is not None or args.ref is None or hashset_rule_ref(args.ref) is not None:
+        return cmd_remove_hashset_rule(ctx, args)
+    return remove_glob_rule(ctx, args)
+
+
+def remove_glob_rule(ctx: Context, args: argparse.Namespace) -> int:
     def remove(conn):
         rule = rules.remove_rule(conn, args.ref)
         rules.apply_rules(conn)

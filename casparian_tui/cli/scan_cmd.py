@@ -84,10 +84,16 @@ def cmd_scan(ctx: Context, args: argparse.Namespace) -> int:
     else:
         result = scanner.run()
     hashed = _hash_after(ctx, args, src, result)
+    touched = 0
+    if hashed is not None and result.changed:
+        from casparian_tui.scout.scan_changes import touched_count
+
+        touched = ctx.db.read(lambda c: touched_count(c, result.scan_id))
     if ctx.json:
         out = result.to_json()
         if hashed is not None:
-            out["hash"] = hashed.to_json()
+            # of the `changed` files, those whose new hash equals their old one (only the mtime moved)
+            out["hash"] = {**hashed.to_json(), "touched": touched}
         print_json(out)
     elif not args.quiet:
         _print_summary(result)
@@ -95,6 +101,8 @@ def cmd_scan(ctx: Context, args: argparse.Namespace) -> int:
             from casparian_tui.cli.hash_cmd import print_hash_summary
 
             print_hash_summary(hashed)
+            if touched:
+                print(f"{touched:,} of the {result.changed:,} changed files were only touched (same hash as before).")
     else:
         for e in result.errors[:_MAX_ERRORS_SHOWN]:
             print(f"warning: cannot read {safe_text(e['path'])}: {safe_text(e['error'])}", file=sys.stderr)

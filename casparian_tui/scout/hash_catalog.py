@@ -47,7 +47,8 @@ def store_hashes(conn: Connection, source_id: int, algo: str, rows: Sequence[tup
             "hashed_at": pa.array([now_us()] * len(ids), pa.int64()),
         }
     )
-    with conn.staged(data.select(["file_id"]), "_cf_hashed") as stage:
+    with conn.staged(data, "_cf_hashed") as stage:
+        _mark_touched(conn, stage, algo)
         conn.execute(
             f"DELETE FROM scout_file_hashes WHERE algo = ? AND file_id IN (SELECT file_id FROM {stage})", [algo]
         )
@@ -56,6 +57,21 @@ def store_hashes(conn: Connection, source_id: int, algo: str, rows: Sequence[tup
 
     hashsets.apply_hashset_rules(conn, file_ids=list(ids))
     return len(ids)
+
+
+def _mark_touched(conn: Connection, stage: str, algo: str) -> None:
+    """A file a scan saw 'changed' whose new hash and size equal the hash it
+    had before (only its mtime moved) was touched, not changed: its change
+    rows of the scans since that older hash say 'touched'. Runs before the
+    older hash is replaced, which is the only witness of the old content."""
+    conn.execute(
+        "UPDATE scout_scan_changes SET change = 'touched' WHERE change = 'changed' AND EXISTS ("
+        f" SELECT 1 FROM {stage} n JOIN scout_file_hashes o ON o.file_id = n.file_id AND o.algo = ?"
+        " JOIN scout_scan_runs r ON r.started_at > o.hashed_at"
+        " WHERE n.file_id = scout_scan_changes.file_id AND r.id = scout_scan_changes.scan_id"
+        " AND o.hash = n.hash AND o.size = n.size AND o.mtime <> n.mtime)",
+        [algo],
+    )
 
 
 def after_hashing(conn: Connection, source_id: int) -> None:

@@ -121,7 +121,10 @@ def hash_source(
     on_progress: Callable[[HashProgress], None] | None = None,
     batch_files: int = _BATCH_FILES,
     cancel: Callable[[], bool] | None = None,
+    on_commit: Callable[[int], None] | None = None,
 ) -> HashResult:
+    """Hash the files of `source` without a current `algo` hash. `on_commit`
+    hears the number of hashes stored so far after each write commits."""
     algo = check_algo(algo)
     started = time.monotonic()
     todo = db.read(lambda c: hash_catalog.unhashed_files(c, source.id, algo))
@@ -131,13 +134,17 @@ def hash_source(
     last_flush = time.monotonic()
     last_report = 0.0
     done = 0
+    committed = 0
 
     def flush() -> None:
-        nonlocal pending, last_flush
+        nonlocal pending, last_flush, committed
         if pending:
             rows = pending
             db.write("store file hashes", lambda c: hash_catalog.store_hashes(c, source.id, algo, rows))
             pending = []
+            committed += len(rows)
+            if on_commit:
+                on_commit(committed)
         last_flush = time.monotonic()
 
     def job(item):
@@ -185,6 +192,7 @@ def hash_source(
         if cancel and cancel():
             result.status = "cancelled"
         flush()
-    db.write("tag files by hash set", lambda c: hash_catalog.after_hashing(c, source.id))
+    if result.hashed:  # nothing new hashed: the scan already re-tagged, nothing to redo (a rescan stays cheap)
+        db.write("tag files by hash set", lambda c: hash_catalog.after_hashing(c, source.id))
     result.duration_s = time.monotonic() - started
     return result

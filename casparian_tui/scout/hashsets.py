@@ -38,7 +38,8 @@ def read_hash_file(path: str, column: str | None = None) -> tuple[pa.Array, int]
 
     Text: one hash per line ('#' comments and blank lines skipped). CSV: the
     first line is a header naming a hash column (SHA-256, SHA-1, MD5, hash…,
-    or `column`). Parsed by Arrow, so a million lines take well under a second.
+    or `column`). Parsed by Arrow, cleaned and sorted in numpy when every line
+    is one bare hash of one length (no per-line Python either way).
     """
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
@@ -76,12 +77,67 @@ def read_hash_file(path: str, column: str | None = None) -> tuple[pa.Array, int]
             convert_options=pcsv.ConvertOptions(column_types={"hash": pa.string()}),
         )
         raw = table.column("hash")
+    raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
     total = len(raw)
-    clean = pc.ascii_lower(pc.ascii_trim_whitespace(raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw))
+    fast = _clean_fixed_width(raw)
+    if fast is not None:
+        return fast
+    clean = pc.ascii_lower(pc.ascii_trim_whitespace(raw))
     valid = clean.filter(pc.fill_null(pc.match_substring_regex(clean, _HEX_RE), False))
     unique = pc.unique(valid)
     # sorted: B-tree indexes (SQLite, PostgreSQL) then fill in order instead of at random
     return unique.take(pc.sort_indices(unique)), total - len(valid)
+
+
+def _hex_table():
+    import numpy as np
+
+    lut = np.full(256, 255, np.uint8)
+    for i, c in enumerate(b"0123456789abcdef"):
+        lut[c] = i
+    for i, c in enumerate(b"ABCDEF"):
+        lut[c] = 10 + i
+    return lut
+
+
+def _clean_fixed_width(raw: pa.Array) -> tuple[pa.Array, int] | None:
+    """The common case in numpy: every line one hash of the same length, no
+    blanks or stray characters. Sorted and deduplicated on a 64-bit key
+    made of the first 16 hex digits (a sort of integers, not of strings);
+    None when the file is not that clean, or when two different hashes
+    share that key, and the general path decides instead."""
+    import numpy as np
+
+    n = len(raw)
+    if n == 0 or raw.null_count or raw.type != pa.string():
+        return None
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32)[raw.offset : raw.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width not in (32, 40, 64) or int(offsets[-1] - offsets[0]) != width * n or not (np.diff(offsets) == width).all():
+        return None
+    import pyarrow.compute as pc
+
+    if not pc.all(pc.match_substring_regex(raw, f"^[0-9a-fA-F]{{{width}}}$")).as_py():
+        return None
+    rows = np.frombuffer(raw.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
+    nibbles = _hex_table()[rows[:, :16]]
+    key = ((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).copy().view(">u8").ravel()
+    order = np.argsort(key, kind="stable")
+    rows = np.take(rows, order, axis=0)
+    np.bitwise_or(rows, 0x20, out=rows)  # hex digits only: bit 5 lowercases A-F and keeps 0-9
+    key = key[order]
+    tie = np.flatnonzero(key[1:] == key[:-1]) + 1
+    if len(tie):
+        if not (rows[tie] == rows[tie - 1]).all():
+            return None  # different hashes with one key: order them by the full string
+        keep = np.ones(n, bool)
+        keep[tie] = False
+        rows = rows[keep]
+    m = len(rows)
+    out = pa.StringArray.from_buffers(
+        m, pa.py_buffer(np.arange(0, (m + 1) * width, width, dtype=np.int32)), pa.py_buffer(np.ascontiguousarray(rows))
+    )
+    return out, 0
 
 
 def _looks_like_hash(text: str) -> bool:
@@ -111,7 +167,7 @@ def import_set(conn: Connection, name: str, hashes: pa.Array, origin: str | None
     if len(hashes):
         conn.bulk_insert(
             "scout_hashset_entries",
-            pa.table({"set_id": pa.array([set_id] * len(hashes), pa.int64()), "hash": hashes.cast(pa.string())}),
+            pa.table({"set_id": pa.repeat(pa.scalar(set_id, pa.int64()), len(hashes)), "hash": hashes.cast(pa.string())}),
         )
     apply_hashset_rules(conn)
     return get_set(conn, name)
@@ -197,15 +253,33 @@ def list_rules(conn: Connection) -> list[dict]:
     )
 
 
-def remove_rule(conn: Connection, set_name: str, tag: str) -> dict:
-    s = get_set(conn, set_name)
-    row = conn.query_one("SELECT id FROM scout_hashset_rules WHERE set_id = ? AND tag = ?", [s["id"], tag])
-    if row is None:
-        raise UsageError(f"No rule hash set {set_name!r} → {tag!r}.", hint="See `casparian rule list`.")
-    conn.execute("DELETE FROM scout_file_tags WHERE tag_source = 'hashset' AND rule_id = ?", [row[0]])
-    conn.execute("DELETE FROM scout_hashset_rules WHERE id = ?", [row[0]])
+def find_rule(conn: Connection, *, rule_id: int | None = None, set_name: str | None = None,
+              tag: str | None = None) -> dict:
+    """One hash-set rule: by id, or by set (and tag, unless the set has one rule only)."""
+    if rule_id is not None:
+        rows = [r for r in list_rules(conn) if r["id"] == int(rule_id)]
+        if not rows:
+            raise UsageError(f"No hash-set rule h{rule_id}.", hint="See `casparian rule list`.")
+        return rows[0]
+    s = get_set(conn, set_name or "")
+    rows = [r for r in list_rules(conn) if r["set_id"] == s["id"] and (tag is None or r["tag"] == tag)]
+    if not rows:
+        what = f"{set_name!r} → {tag!r}" if tag is not None else f"for {set_name!r}"
+        raise UsageError(f"No hash-set rule {what}.", hint="See `casparian rule list`.")
+    if len(rows) > 1:
+        raise UsageError(f"The hash set {set_name!r} has {len(rows)} rules.",
+                         hint="Say which with --tag, or remove it by id (h1, h2… in `casparian rule list`).")
+    return rows[0]
+
+
+def remove_rule(conn: Connection, set_name: str | None = None, tag: str | None = None, *,
+                rule_id: int | None = None) -> dict:
+    """Delete a hash-set rule and the tags it gave (a tag another rule also gives comes back)."""
+    rule = find_rule(conn, rule_id=rule_id, set_name=set_name, tag=tag)
+    conn.execute("DELETE FROM scout_file_tags WHERE tag_source = 'hashset' AND rule_id = ?", [rule["id"]])
+    conn.execute("DELETE FROM scout_hashset_rules WHERE id = ?", [rule["id"]])
     apply_hashset_rules(conn)
-    return {"id": row[0], "hashset": s["name"], "tag": tag}
+    return rule
 
 
 def apply_hashset_rules(
@@ -285,7 +359,7 @@ def content_conditions(flt, alias: str = "f") -> tuple[list[str], list]:
     if flt.changed_in_scan is not None:
         conds.append(
             f"({alias}.first_scan_id = ? OR EXISTS (SELECT 1 FROM scout_scan_changes c"
-            f" WHERE c.file_id = {alias}.id AND c.scan_id = ? AND c.change <> 'deleted'))"
+            f" WHERE c.file_id = {alias}.id AND c.scan_id = ? AND c.change IN ('new', 'changed', 'renamed')))"
         )
         params.extend([int(flt.changed_in_scan)] * 2)
     return conds, params
@@ -295,3 +369,7 @@ def sets_named(conn: Connection, names: Sequence[str]) -> None:
     """Raise HashSetNotFound for the first of `names` that is no set."""
     for n in names:
         get_set(conn, n)
+
+
+def set_names(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.query_all("SELECT name FROM scout_hashsets ORDER BY name")]

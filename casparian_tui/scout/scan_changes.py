@@ -8,7 +8,12 @@ records exactly the changes it committed:
 - 'changed': size or mtime differ from the catalog;
 - 'new': a file marked deleted earlier that is back (its row is old);
 - 'renamed': with `old_path`, the path before the move;
-- 'deleted'.
+- 'deleted';
+- 'touched': a 'changed' row turns into this when the file is hashed
+  again and its content hash and size equal the hash it had before the
+  scan (only the mtime moved). Until that hash is computed the row says
+  'changed': the scan itself reads no content, and the file's old hash is
+  not current (its mtime differs), so it is hashed again, never trusted.
 """
 
 from __future__ import annotations
@@ -102,9 +107,18 @@ def scans_for(conn: Connection, *, scan_id: int | None = None, since_us: int | N
     if scan_id is None and since_us is None:
         sql = cols + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC LIMIT 1"
     runs = conn.query_dicts(sql, params)
+    for r in runs:
+        r["touched_files"] = touched_count(conn, r["id"])
     if scan_id is not None and not runs:
         raise CasparianError(f"No scan with id {scan_id}.", hint="See `casparian changes --since 7d`.")
     return runs
+
+
+def touched_count(conn: Connection, scan_id: int) -> int:
+    """How many of the files the scan saw changed a later hash showed to have the same content."""
+    return conn.query_value(
+        "SELECT count(*) FROM scout_scan_changes WHERE scan_id = ? AND change = 'touched'", [int(scan_id)], 0
+    )
 
 
 def changes_of(conn: Connection, scan_id: int, limit: int | None = None) -> list[dict]:
@@ -133,3 +147,10 @@ def changes_of(conn: Connection, scan_id: int, limit: int | None = None) -> list
             }
         )
     return out
+
+
+def latest_scan_id(conn: Connection, source_id: int | None = None) -> int | None:
+    """The newest scan run (of one source, or of any): what "changed in last scan" means."""
+    if source_id is None:
+        return conn.query_value("SELECT max(id) FROM scout_scan_runs")
+    return conn.query_value("SELECT max(id) FROM scout_scan_runs WHERE source_id = ?", [int(source_id)])

@@ -19,7 +19,8 @@ from casparian_tui.scout.preview import Preview, preview
 from casparian_tui.tui.messages import CatalogChanged, ScanFinished, ScanProgressed
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.screens.discover_edit import DiscoverEditMixin, rule_cells
-from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
+from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
+from casparian_tui.tui.screens.discover_filters import DiscoverFilterMixin
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.format import human_time
@@ -46,12 +47,13 @@ HELP_KEYS = [
     ("d", "Rules panel: delete the rule (asks first)"),
     ("e", "Rules panel: disable / enable the rule"),
     ("f", "filter by tag, status, extension"),
+    ("c", "filter: duplicates, hash set, changed in last scan"),
     ("] [", "next / previous page of files"),
     ("Esc", "cancel a scan; clear the pattern and leave the box"),
 ]
 
 
-class DiscoverScreen(DiscoverEditMixin, ModeScreen):
+class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
     TITLE = "Discover"
     BINDINGS = [
         Binding("s", "add_source", "Add source"),
@@ -62,6 +64,7 @@ class DiscoverScreen(DiscoverEditMixin, ModeScreen):
         Binding("t", "tag", "Tag"),
         Binding("u", "untag", "Untag", show=False),
         Binding("f", "filter", "Filter"),
+        Binding("c", "content_filter", "Content", show=False),
         Binding("o", "cycle_sort", "Sort", show=False),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         Binding("d", "delete_rule", "Delete rule", show=False),
@@ -191,20 +194,6 @@ class DiscoverScreen(DiscoverEditMixin, ModeScreen):
         for rule in found:
             table.add_row(*rule_cells(rule), key=str(rule.id))
 
-    def current_filter(self) -> catalog.FileFilter:
-        f = self.filters
-        flt = catalog.FileFilter.build(
-            source_id=self.source_id,
-            tag=f.tag if f.tag and f.tag != "-" else None,
-            untagged=f.tag == "-",
-            statuses=[f.status] if f.status else [],
-            extensions=[f.extension] if f.extension else [],
-            patterns=[self.pattern] if self.pattern else [],
-        )
-        if self.folder is not None and self.folder[1]:
-            flt.under = self.folder
-        return flt
-
     @quiet_if_gone
     async def load_files(self) -> None:
         try:
@@ -213,7 +202,10 @@ class DiscoverScreen(DiscoverEditMixin, ModeScreen):
             return  # an invalid pattern is shown by the preview; keep the old table
         offset, sort, descending = self.page_offset, self.sort, self.descending
 
+        content = self.content
+
         def read(conn):
+            content.apply(conn, flt)
             total = catalog.count_files(conn, flt)
             return total, catalog.list_files(conn, flt, sort=sort, descending=descending, limit=PAGE, offset=offset)
 
@@ -235,25 +227,6 @@ class DiscoverScreen(DiscoverEditMixin, ModeScreen):
         ]
         refill(self.query_one("#files", DataTable), [str(r["id"]) for r in rows], cells)
         self.update_table_info(len(rows))
-
-    def update_table_info(self, shown: int) -> None:
-        parts = []
-        if self.file_total:
-            parts.append(f"files {self.page_offset + 1:,}–{self.page_offset + shown:,} of {self.file_total:,}")
-        else:
-            parts.append("no files match")
-        f = self.filters
-        for label, value in (("tag", f.tag), ("status", f.status), ("ext", f.extension)):
-            if value:
-                parts.append(f"{label}={'untagged' if label == 'tag' and value == '-' else value}")
-        if self.folder and self.folder[1]:
-            parts.append(f"folder={self.folder[1]}")
-        if (self.sort, self.descending) != ("path", False):
-            parts.append(f"sorted by {self.sort_label()}")
-        if self.selected:
-            parts.append(f"{len(self.selected):,} selected")
-        # One row by the CSS whatever the text, so no layout pass is needed.
-        update_static(self.query_one("#table-info", Static), Text(" · ".join(parts)), layout=False)
 
     @on(CatalogChanged)
     def _catalog_changed(self, _msg: CatalogChanged) -> None:
@@ -522,14 +495,3 @@ class DiscoverScreen(DiscoverEditMixin, ModeScreen):
             await self.load_files()
 
         self.run_worker(go(), group="write")
-
-    def action_filter(self) -> None:
-        self.app.push_screen(FilterDialog(self.filters), self._filter_chosen)
-
-    def _filter_chosen(self, req: FilterRequest | None) -> None:
-        if req is None:
-            return
-        self.filters = req
-        self.page_offset = 0
-        self.run_worker(self.load_files(), exclusive=True, group="files")
-
