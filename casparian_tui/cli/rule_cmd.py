@@ -136,7 +136,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         print_table(["id", "hash set", "tag", "files"], ([f"h{r['id']}", r["hashset"], r["tag"], r["files"]] for r in by_set),
                     title="hash-set rules")
     if not rs:
-        print("No rules yet. Add one: casparian rule add '**/*.evtx' --tag evtx")
+        if not by_set:
+            print("No rules yet. Add one: casparian rule add '**/*.evtx' --tag evtx")
         return 0
     print_table(
         ["id", "name", "pattern", "tag", "priority", "enabled", "files"],
