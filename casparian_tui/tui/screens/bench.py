@@ -30,6 +30,7 @@ HELP_KEYS = [
     ("Tab", "into the form: parser file, tag, sample size"),
     ("Enter (form)", "run the backtest"),
     ("Esc", "cancel a running backtest; leave a form box"),
+    ("r", "run the parser over the tag for real, as a background process (outlives the TUI)"),
     ("p", "propose a schema contract from the observed output"),
     ("a", "approve the parser's latest proposed contract (runs then require its columns)"),
     ("x", "withdraw the parser's approved contract (runs fall back to its declared OUTPUTS)"),
@@ -63,6 +64,7 @@ class BenchScreen(ModeScreen):
     HELP_KEYS = HELP_KEYS
     BINDINGS = [
         Binding("b", "backtest", "Backtest"),
+        Binding("r", "start_run", "Run in background"),
         Binding("p", "propose", "Propose contract"),
         Binding("a", "approve", "Approve contract"),
         Binding("x", "withdraw", "Withdraw contract", show=False),
@@ -165,6 +167,11 @@ class BenchScreen(ModeScreen):
         self.app.activity = f"backtesting {Path(parser).name}"
         self.set_focus(self.query_one("#bench-results", DataTable))  # so b/p/a/Esc act as keys again
         self.run_backtest(parser, tag, sample, self._cancel)
+
+    def action_start_run(self) -> None:
+        parser = self.query_one("#bench-parser", TextInput).value.strip()
+        tag = self.query_one("#bench-tag", TextInput).value.strip()
+        self.run_worker(self.app.runs.start(parser, tag), group="bench-start-run")
 
     @work(thread=True, exclusive=True, group="bench-run")
     def run_backtest(self, parser: str, tag: str, sample: int | None, cancel: threading.Event) -> None:

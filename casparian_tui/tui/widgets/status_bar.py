@@ -51,6 +51,9 @@ class StatusBar(Static):
         if activity:
             text.append(" · ")
             text.append(activity, style="cyan")
+        if app.run_progress:
+            text.append(" · ")
+            text.append(app.run_progress, style="magenta")
         # Twice a second: most ticks change nothing, and the bar is one row
         # whatever it says (CSS), so no relayout of the screen either.
         update_static(self, text, layout=False)
