@@ -1,7 +1,9 @@
-"""Column layout for the terminal's width, and paths elided in the middle (no app needed)."""
+"""Column layout for the terminal's width, and paths elided in the middle; then the same in the app."""
 
 from hypothesis import given, strategies as st
 from rich.cells import cell_len
+
+from tui_support import pilot_test
 
 from casparian_tui.scout.pathcodec import display_name, encode_name
 from casparian_tui.tui.columns import Col, ColumnLayout, elide_middle, fit
@@ -79,3 +81,46 @@ def test_cells_elide_only_path_columns():
     layout.shown = fit(layout.cols, 15, padding=0)
     path, tags = layout.cells({"path": "abc/def/ghi/name.csv", "tags": "a, b, c"})
     assert str(path) == "a…/name.csv" and tags == "a, b, c"
+
+
+def test_an_optional_column_gives_way_before_paths_get_short():
+    at_130 = dict((c.key, w) for c, w in fit(FILE_COLUMNS, file_room(130)))
+    assert "ext" not in at_130 and {"status", "mtime", "size"} <= set(at_130)
+    assert at_130["path"] >= 36
+
+
+# ---- in the app: the tables follow the terminal's width ---------------------------------------
+@pilot_test
+async def test_discover_and_jobs_refit_their_columns_when_the_terminal_is_resized(tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+
+    from tui_support import make_app, seed_jobs, settle, tui_settings
+
+    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch), demo=True)
+    seed_jobs(app.db)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        files = app.screen.query_one("#files", DataTable)
+        keys = lambda t: [c.key.value for c in t.ordered_columns]  # noqa: E731
+        assert keys(files) == [c.key for c in FILE_COLUMNS]
+        wide_paths = [str(files.get_cell(k, "path")) for k in files.rows]
+        assert all("…" not in p for p in wide_paths)
+
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert keys(files) == ["sel", "path", "tags", "size"]
+        width = dict((c.key.value, c.width) for c in files.ordered_columns)
+        narrow_paths = [str(files.get_cell(k, "path")) for k in files.rows]
+        assert len(narrow_paths) == len(wide_paths)
+        for wide, narrow in zip(wide_paths, narrow_paths):
+            assert cell_len(narrow) <= width["path"] and narrow.endswith(wide.rsplit("/", 1)[-1])
+        assert any("…" in p for p in narrow_paths)
+
+        await pilot.press("2")  # Jobs, first shown at 80 columns: every file cell ends with its file name
+        await settle(pilot)
+        jobs = app.screen.query_one("#jobs-table", DataTable)
+        names = [str(jobs.get_cell(k, "file")) for k in jobs.rows]
+        assert names and all(n.endswith(".csv") for n in names)
+        await pilot.resize_terminal(200, 50)
+        await settle(pilot)
+        assert "tries" in keys(jobs) and all(str(jobs.get_cell(k, "file")).startswith("~/") for k in jobs.rows)

@@ -51,10 +51,10 @@ def elide_middle(path: str, width: int) -> str:
     the path and the name both show. A name too long even for that keeps its
     start and, mostly, its end (the extension).
     """
-    if width <= 0:
-        return ""
     if cell_len(path) <= width:
         return path
+    if width <= 0:
+        return ""
     if width == 1:
         return ELLIPSIS
     head, sep, name = path.rpartition("/")
@@ -77,6 +77,7 @@ class Col:
     grow: int = 0  # share of the spare room (0: fixed)
     cap: int | None = None  # a flexible column grows no wider than this
     drop: int = 0  # 0: always shown; otherwise dropped when narrow, highest first
+    want: int = 0  # a flexible column's preferred width: optional columns give way to reach it
     elide: bool = False  # a path: elided in the middle to its width
 
 
@@ -84,11 +85,11 @@ def fit(cols: list[Col], room: int, padding: int = 1) -> list[tuple[Col, int]]:
     """The columns to show in `room` cells and their widths (each column also takes 2*padding)."""
     shown = list(cols)
 
-    def need(cs):
-        return sum(c.width + 2 * padding for c in cs)
+    def need(cs, wanted=False):
+        return sum(max(c.width, c.want if wanted else 0) + 2 * padding for c in cs)
 
     for victim in sorted((c for c in cols if c.drop), key=lambda c: -c.drop):
-        if need(shown) <= room:
+        if need(shown, wanted=True) <= room:
             break
         shown.remove(victim)
     widths = {c.key: c.width for c in shown}

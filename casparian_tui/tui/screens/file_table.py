@@ -2,7 +2,8 @@
 
 At 80 columns the side panel narrows and the file table keeps the path
 (elided in the middle), size and tags, dropping ext, status and modified in
-that order; wider terminals give paths the room. Sizes are never cut:
+that order (ext first, as soon as paths would get under 36 cells: the path
+shows it); wider terminals give paths the room. Sizes are never cut:
 `human_bytes` is at most 10 cells ("1023.9 KiB").
 """
 
@@ -16,8 +17,8 @@ from casparian_tui.units import human_bytes
 
 FILE_COLUMNS = [
     Col("sel", " ", 1),
-    Col("path", "path", 16, grow=3, elide=True),
-    Col("tags", "tags", 8, grow=1, cap=40),
+    Col("path", "path", 16, grow=5, elide=True, want=36),
+    Col("tags", "tags", 8, grow=1, cap=30, want=10),
     Col("size", "size", 10),
     Col("ext", "ext", 5, drop=3),
     Col("status", "status", 9, drop=2),
@@ -37,8 +38,12 @@ def side_width(screen_width: int) -> int:
 
 
 def file_room(screen_width: int) -> int:
-    """Cells for the file table's columns: the screen less the side panel (border included) and a scrollbar."""
-    return screen_width - side_width(screen_width) - SCROLLBAR
+    """Cells for the file table's columns: the screen less the side panel (border included) and a scrollbar.
+
+    The table's region is two cells narrower than its panel (measured at 80
+    and 200 columns); without those two the last column was cut.
+    """
+    return screen_width - side_width(screen_width) - SCROLLBAR - 2
 
 
 def rule_room(screen_width: int) -> int:
