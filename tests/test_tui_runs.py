@@ -71,6 +71,11 @@ async def test_r_in_parser_bench_runs_the_parser_in_the_background_until_done(tm
         await wait_until(pilot, lambda: any("Started jsonl_records" in m for m in seen), timeout=30)
         assert any("quitting the TUI does not stop it" in m for m in seen)
         assert "run jsonl_records on pick" in app.run_progress
+        from casparian_tui.tui.widgets.status_bar import StatusBar
+
+        bar = app.screen.query_one(StatusBar)
+        # On the status bar while it runs (a fresh process with workers: seconds, the bar ticks every 0.1 s).
+        await wait_until(pilot, lambda: "run jsonl_records on pick" in str(bar.render()))
         await wait_until(pilot, lambda: not app.runs.runs, timeout=180)
         finished = [m for m in seen if m.startswith("Run ")]
         assert finished and "finished" in finished[-1] and "3 done" in finished[-1], finished

@@ -209,7 +209,6 @@ class BenchScreen(ModeScreen):
 
         try:
             spec = load_parser(parser)
-            self.generic = not spec.outputs
             bt = Backtest(
                 self.app.db, spec, tag, sample=sample, workers=2, cancel=cancel,
                 on_result=lambda r: self.post_message(BacktestFileDone(r)),
@@ -221,7 +220,7 @@ class BenchScreen(ModeScreen):
         except Exception as err:  # a broken parser must not take the UI down
             self.post_message(BacktestDone(None, f"{type(err).__name__}: {err}"))
             return
-        self.post_message(BacktestDone(report))
+        self.post_message(BacktestDone(report, declares_outputs=bool(spec.outputs)))
 
     @on(BacktestFileDone)
     def _file_done(self, msg: BacktestFileDone) -> None:
@@ -239,6 +238,7 @@ class BenchScreen(ModeScreen):
             self._summary(Text(f"✗ {msg.error}", style="red"))
             return
         self.report = msg.report
+        self.generic = not msg.declares_outputs
         if msg.report.files_total == 0:
             self._summary(Text(f"No files have the tag {msg.report.tag!r}: tag some in Discover (1) first.", style="yellow"))
             return

@@ -42,6 +42,9 @@ class StatusBar(Static):
             text.append(" ")
         text.append(db.backend, style="bold")
         text.append(" · ")
+        if app.run_progress:  # before the location: on a narrow terminal the end of the bar is cut
+            text.append(app.run_progress, style="magenta")
+            text.append(" · ")
         text.append(short_path(db.location))
         text.append(" · ")
         style = "green" if state in ("writer", SHARED) else (
@@ -51,9 +54,6 @@ class StatusBar(Static):
         if activity:
             text.append(" · ")
             text.append(activity, style="cyan")
-        if app.run_progress:
-            text.append(" · ")
-            text.append(app.run_progress, style="magenta")
         # Twice a second: most ticks change nothing, and the bar is one row
         # whatever it says (CSS), so no relayout of the screen either.
         update_static(self, text, layout=False)
