@@ -69,3 +69,17 @@ def test_screen_at_size(snap_compare, tmp_path, monkeypatch, screen, size):
         app.db.write("fix the scan times", lambda c: c.execute(
             "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCREENS[screen])
+
+
+def test_jobs_new_run_dialog_at_80x24(snap_compare, tmp_path, monkeypatch):
+    """n on Jobs: which parser over which tag; it says the run outlives the TUI."""
+    app = build(tmp_path, monkeypatch, "normal")
+
+    async def open_dialog(pilot):
+        await _mode(pilot, "2")
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press(*"assets/parsers/csv_rows.py")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZES["80x24"], run_before=open_dialog)
