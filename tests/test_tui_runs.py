@@ -28,8 +28,8 @@ PARSER = Path("assets/parsers/jsonl_records.py")
 TAG = "pick"
 
 
-def app_with_tagged_files(tmp_path, monkeypatch, n: int = 3, read_only: bool = False):
-    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch), demo=True)
+def app_with_tagged_files(tmp_path, monkeypatch, n: int = 3, read_only: bool = False, backend: str = "duckdb"):
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
 
     def pick(conn):
         ids = [r[0] for r in conn.query_all(
@@ -56,8 +56,8 @@ def record_notifications(app) -> list[str]:
 
 
 @pilot_test
-async def test_r_in_parser_bench_runs_the_parser_in_the_background_until_done(tmp_path, monkeypatch):
-    app = app_with_tagged_files(tmp_path, monkeypatch)
+async def test_r_in_parser_bench_runs_the_parser_in_the_background_until_done(tmp_path, backend, monkeypatch):
+    app = app_with_tagged_files(tmp_path, monkeypatch, backend=backend)
     seen = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
