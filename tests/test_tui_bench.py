@@ -37,6 +37,10 @@ async def test_backtest_then_contract(tmp_path, backend, monkeypatch):
         await wait_until(
             pilot, lambda: app.db.query_value("SELECT status FROM schema_contract_versions WHERE version = 1") == "approved"
         )
+        # csv_rows has no OUTPUTS: the bench says approving pins one header's columns for every CSV.
+        summary = screen.query_one("#bench-summary", Static)
+        await wait_until(pilot, lambda: "declares no OUTPUTS" in str(summary.render()))
+        assert "another CSV header" in str(summary.render())
         runs = app.db.query_all("SELECT files_total, files_passed FROM cf_backtest_runs")
         assert runs == [(25, 25)]
 

@@ -119,7 +119,7 @@ async def test_u_removes_a_tag_from_the_selected_files(demo_app):
         assert untagged == chosen
         carried = {r[0] for r in app.db.query_all("SELECT file_id FROM scout_file_tags WHERE tag = 'csv'")}
         assert not carried & chosen
-        assert notified(app, "Removed csv from 2 file(s)")
+        await wait_until(pilot, lambda: notified(app, "Removed csv from 2 file(s)"))  # notified after the commit
 
 
 @pilot_test

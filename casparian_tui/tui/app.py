@@ -13,6 +13,7 @@ from casparian_tui.db import Database, change_signal
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import ReadOnlyViolation
 from casparian_tui.tui.messages import CatalogChanged
+from casparian_tui.tui.runs import RunWatcher
 from casparian_tui.tui.screens.bench import BenchScreen
 from casparian_tui.tui.screens.discover import DiscoverScreen
 from casparian_tui.tui.screens.help import HelpScreen
@@ -44,6 +45,7 @@ class CasparianApp(App):
     ENABLE_COMMAND_PALETTE = False
 
     activity: reactive[str] = reactive("")
+    run_progress: reactive[str] = reactive("")  # background runs started here (tui/runs.py)
 
     def __init__(self, db: Database, *, status_interval: float = 0.5, parser_dir=None, deterministic: bool = False):
         super().__init__()
@@ -54,6 +56,7 @@ class CasparianApp(App):
         self.parser_dir = parser_dir
         self.last_refresh_ms = 0.0
         self.catalog_stamp = change_signal.read(db.path)
+        self.runs = RunWatcher(self)
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         # Messages carry paths, glob patterns and errors: a "[ab]" would vanish
@@ -72,9 +75,11 @@ class CasparianApp(App):
         changed. Screens not shown catch up when they come back (ModeScreen.stale).
         """
         stamp = change_signal.read(self.db.path)
-        if stamp != self.catalog_stamp:
+        changed = stamp != self.catalog_stamp
+        if changed:
             self.catalog_stamp = stamp
             self.screen.post_message(CatalogChanged("the database changed"))
+        self.runs.tick(changed)
 
     # ---- the database, without ever blocking the UI thread -----------------
     async def db_read(self, fn: Callable[[Connection], Any]) -> Any:

@@ -50,6 +50,7 @@ class BacktestDone(Message):
 
     report: object | None
     error: str = ""
+    declares_outputs: bool = True  # False: the parser's columns come from each file (csv_rows)
 
 
 @dataclass

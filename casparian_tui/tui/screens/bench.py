@@ -17,6 +17,7 @@ from casparian_tui.assets import sample_parsers_dir
 from casparian_tui.contracts import store as contracts
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel.plugin import load_parser
+from casparian_tui.tui.columns import Col, ColumnLayout
 from casparian_tui.tui.messages import BacktestDone, BacktestFileDone
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.widgets.footer import Footer
@@ -24,14 +25,24 @@ from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 from casparian_tui.tui.widgets.text_input import TextInput
 
 
+RESULT_COLUMNS = [
+    Col("ok", "", 4),
+    Col("file", "file", 20, grow=3, cap=90, elide=True),
+    Col("rows", "rows", 7),
+    Col("ms", "ms", 7, drop=1),
+    Col("error", "error", 12, grow=2),
+]
+
 HELP_KEYS = [
     ("↑ ↓ Enter", "pick a parser (fills the form; b then backtests it)"),
     ("b", "run the backtest (parser file + tag + optional sample size)"),
     ("Tab", "into the form: parser file, tag, sample size"),
     ("Enter (form)", "run the backtest"),
     ("Esc", "cancel a running backtest; leave a form box"),
+    ("r", "run the parser over the tag for real, as a background process (outlives the TUI)"),
     ("p", "propose a schema contract from the observed output"),
-    ("a", "approve the parser's latest proposed contract (runs then require its columns)"),
+    ("a", "approve the parser's latest proposed contract (runs then require its columns;"
+          " for a parser without OUTPUTS, like csv_rows, files with other columns then fail)"),
     ("x", "withdraw the parser's approved contract (runs fall back to its declared OUTPUTS)"),
 ]
 
@@ -63,6 +74,7 @@ class BenchScreen(ModeScreen):
     HELP_KEYS = HELP_KEYS
     BINDINGS = [
         Binding("b", "backtest", "Backtest"),
+        Binding("r", "start_run", "Run in background"),
         Binding("p", "propose", "Propose contract"),
         Binding("a", "approve", "Approve contract"),
         Binding("x", "withdraw", "Withdraw contract", show=False),
@@ -72,9 +84,12 @@ class BenchScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report = None
+        self.generic = False  # the backtested parser declares no OUTPUTS: its columns follow each file
         self.results: list = []
         self._cancel: threading.Event | None = None
         self._paths: list[Path] = []
+        self.result_layout = ColumnLayout(RESULT_COLUMNS)
+        self.fitted_width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("Casparian Flow — 3 Parser Bench", classes="screen-title")
@@ -97,14 +112,31 @@ class BenchScreen(ModeScreen):
         parsers.add_column("tags", width=12)
         parsers.add_column("file", width=60)
         parsers.styles.height = 6
-        results = self.query_one("#bench-results", DataTable)
-        results.add_column("", key="ok", width=4)
-        results.add_column("file", key="file", width=56)
-        results.add_column("rows", key="rows", width=7)
-        results.add_column("ms", key="ms", width=7)
-        results.add_column("error", key="error", width=40)
+        self.layout_results(self.app.size.width)
         self.load_parsers()
         parsers.focus()
+
+    def on_resize(self, event) -> None:
+        self.layout_results(event.size.width)
+
+    def on_screen_resume(self) -> None:
+        self.layout_results(self.app.size.width)
+
+    def layout_results(self, width: int) -> None:
+        if width == self.fitted_width:
+            return
+        self.fitted_width = width
+        table = self.query_one("#bench-results", DataTable)
+        if self.result_layout.apply(table, width - 4):  # the body's padding and a scrollbar
+            for r in self.results:
+                table.add_row(*self._result_cells(r))
+
+    def _result_cells(self, r) -> tuple:
+        return self.result_layout.cells({
+            "ok": Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+            "file": short_path(r.path), "rows": f"{r.rows:,}", "ms": f"{r.duration_ms:,.0f}",
+            "error": Text(r.error or ""),
+        })
 
     @work(thread=True, exclusive=True, group="bench-parsers")
     def load_parsers(self) -> None:
@@ -133,7 +165,7 @@ class BenchScreen(ModeScreen):
         tag_box = self.query_one("#bench-tag", TextInput)
         tag_box.value = tags
         # The focus stays on the list, so b, p, a and x act at once, as the key table says.
-        self._summary(Text(f"{row[0]} picked — b backtests it on tag {tags or '?'}; Tab edits the form (tag, sample size)."))
+        self._summary(Text(f"{row[0]} picked — b backtests it on tag {tags or '?'}, r runs it for real in the background; Tab edits the form (tag, sample size)."))
 
     @on(TextInput.Submitted)
     def _submitted(self) -> None:
@@ -166,6 +198,11 @@ class BenchScreen(ModeScreen):
         self.set_focus(self.query_one("#bench-results", DataTable))  # so b/p/a/Esc act as keys again
         self.run_backtest(parser, tag, sample, self._cancel)
 
+    def action_start_run(self) -> None:
+        parser = self.query_one("#bench-parser", TextInput).value.strip()
+        tag = self.query_one("#bench-tag", TextInput).value.strip()
+        self.run_worker(self.app.runs.start(parser, tag), group="bench-start-run")
+
     @work(thread=True, exclusive=True, group="bench-run")
     def run_backtest(self, parser: str, tag: str, sample: int | None, cancel: threading.Event) -> None:
         from casparian_tui.sentinel.backtest import Backtest
@@ -183,20 +220,13 @@ class BenchScreen(ModeScreen):
         except Exception as err:  # a broken parser must not take the UI down
             self.post_message(BacktestDone(None, f"{type(err).__name__}: {err}"))
             return
-        self.post_message(BacktestDone(report))
+        self.post_message(BacktestDone(report, declares_outputs=bool(spec.outputs)))
 
     @on(BacktestFileDone)
     def _file_done(self, msg: BacktestFileDone) -> None:
         r = msg.result
         self.results.append(r)
-        table = self.query_one("#bench-results", DataTable)
-        table.add_row(
-            Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
-            Text(short_path(r.path)),
-            f"{r.rows:,}",
-            f"{r.duration_ms:,.0f}",
-            Text(r.error or ""),
-        )
+        self.query_one("#bench-results", DataTable).add_row(*self._result_cells(r))
         passed = sum(1 for x in self.results if x.passed)
         self._summary(Text(f"{len(self.results):,} files tested · {passed:,} passed · running (Esc cancels)…"))
 
@@ -208,6 +238,7 @@ class BenchScreen(ModeScreen):
             self._summary(Text(f"✗ {msg.error}", style="red"))
             return
         self.report = msg.report
+        self.generic = not msg.declares_outputs
         if msg.report.files_total == 0:
             self._summary(Text(f"No files have the tag {msg.report.tag!r}: tag some in Discover (1) first.", style="yellow"))
             return
@@ -242,7 +273,8 @@ class BenchScreen(ModeScreen):
             lines = [f"{report.parser}.{out} v{v}{' (new)' if created else ' (unchanged)'}" for out, v, created in done]
             self.app.notify("Proposed " + "; ".join(lines) + " — press a to approve.")
             self._summary(render_report(report, extra="Proposed: " + "; ".join(lines) + "  (a approves: runs then"
-                                        " require these columns, and rows of files shaped otherwise are quarantined)"))
+                                        " require these columns, and rows of files shaped otherwise are quarantined)"
+                                        + self._generic_warning(report)))
 
         self.run_worker(go(), group="bench-write")
 
@@ -261,8 +293,10 @@ class BenchScreen(ModeScreen):
                 self.app.notify(err.message, severity="error")
                 return
             text = "; ".join(f"{name} v{v}" for name, v in done)
-            self.app.notify(f"Approved {text}: runs now validate against it.")
-            self._summary(render_report(self.report, extra=f"Approved: {text}"))
+            warning = self._generic_warning(self.report)
+            self.app.notify(f"Approved {text}: runs now validate against it.{warning}",
+                            severity="warning" if warning else "information")
+            self._summary(render_report(self.report, extra=f"Approved: {text}{warning}"))
 
         self.run_worker(go(), group="bench-write")
 
@@ -284,6 +318,16 @@ class BenchScreen(ModeScreen):
             self.app.notify(f"Withdrew {text}: runs use the declared OUTPUTS again.")
 
         self.run_worker(go(), group="bench-write")
+
+    def _generic_warning(self, report) -> str:
+        """What approving means for a parser whose columns come from each file (csv_rows: the header)."""
+        if not self.generic:
+            return ""
+        n = sum(len(cols) for cols in report.observed.values())
+        return (f"\n{report.parser} declares no OUTPUTS, so its columns come from each file: approving pins them to"
+                f" the {n} seen here. Files with other columns (another CSV header) then fail the contract: their"
+                " rows are quarantined, and a file over the quarantine limit fails. For files of several shapes,"
+                " give each shape its own tag and a copy of the parser that declares OUTPUTS, or do not approve.")
 
     def _summary(self, text: Text) -> None:
         self.query_one("#bench-summary", Static).update(text)

@@ -21,9 +21,9 @@ from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.screens.discover_edit import DiscoverEditMixin, rule_cells
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
 from casparian_tui.tui.screens.discover_filters import DiscoverFilterMixin
+from casparian_tui.tui.screens.file_table import FileTableLayout
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
-from casparian_tui.tui.widgets.format import human_time
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.preview_text import render_preview
@@ -80,6 +80,8 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
         self.page_offset = 0
         self.file_total = 0
         self.selected: set[int] = set()
+        self.file_layout = FileTableLayout()
+        self.file_rows: list[dict] = []
         self.source_id: int | None = None
         self.folder: tuple[int, str] | None = None
         self.filters = FilterRequest("", "", "")
@@ -116,18 +118,7 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
         tree = self.query_one("#source-tree", Tree)
         tree.show_root = False
         files = self.query_one("#files", DataTable)
-        files.add_column(" ", key="sel", width=1)
-        files.add_column("path", key="path", width=35)
-        files.add_column("tags", key="tags", width=10)
-        files.add_column("size", key="size", width=7)
-        files.add_column("ext", key="ext", width=5)
-        files.add_column("status", key="status", width=8)
-        files.add_column("modified", key="mtime", width=16)
-        rules_table = self.query_one("#rules-table", DataTable)
-        # Fixed widths: auto widths settle a frame late and make snapshots flaky.
-        rules_table.add_column("pattern", width=13)
-        rules_table.add_column("tag", width=7)
-        rules_table.add_column("prio", width=4)
+        self.layout_tables(self.app.size.width)
         self.query_one("#preview", Static).display = False
         # Only "/" puts keys into the pattern box; otherwise s, r, n, t… stay keys.
         self.query_one("#pattern", Input).can_focus = False
@@ -213,18 +204,8 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
         total, rows = await self.app.db_read(read)
         self.app.last_refresh_ms = (time.perf_counter() - started) * 1000
         self.file_total = total
-        cells = [
-            (
-                "●" if r["id"] in self.selected else " ",
-                Text(r["rel_path"]),
-                Text(", ".join(r["tags"])),
-                human_bytes(r["size"]),
-                Text(r["extension"] or ""),
-                Text(r["status"]),
-                human_time(r["mtime"]),
-            )
-            for r in rows
-        ]
+        self.file_rows = rows
+        cells = [self.file_layout.file_cells(r, self.selected) for r in rows]
         refill(self.query_one("#files", DataTable), [str(r["id"]) for r in rows], cells)
         self.update_table_info(len(rows))
 
@@ -232,7 +213,25 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
     def _catalog_changed(self, _msg: CatalogChanged) -> None:
         self.reload_all()
 
+    def on_resize(self, event) -> None:
+        self.layout_tables(event.size.width)
+
+    def layout_tables(self, width: int) -> None:
+        """Columns for this width; a rebuilt table is refilled from the rows it showed."""
+        if width == self.file_layout.width:
+            return
+        first = self.file_layout.width == 0  # the first load is on its way
+        files_rebuilt, rules_rebuilt = self.file_layout.fit(self, width)
+        if files_rebuilt and self.file_rows:
+            table = self.query_one("#files", DataTable)
+            forget(table)
+            refill(table, [str(r["id"]) for r in self.file_rows],
+                   [self.file_layout.file_cells(r, self.selected) for r in self.file_rows])
+        if rules_rebuilt and not first:
+            self.run_worker(self.load_rules(), group="rules")
+
     def on_screen_resume(self) -> None:
+        self.layout_tables(self.app.size.width)  # the terminal may have been resized while away
         if self.stale:  # changed (here or in another process) while another screen was shown
             self.reload_all()
 

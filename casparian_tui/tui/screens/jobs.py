@@ -17,15 +17,34 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from casparian_tui.errors import CasparianError
 from casparian_tui.sentinel import jobs
 from casparian_tui.sentinel.queue import STATUSES
+from casparian_tui.tui.columns import Col, ColumnLayout
 from casparian_tui.tui.messages import CatalogChanged
 from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
-from casparian_tui.tui.widgets.refill import refill, update_static
+from casparian_tui.tui.widgets.refill import forget, refill, update_static
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 PAGE = 200
+SCROLLBAR = 2
+# Narrow terminals drop tries, then rows (the detail below shows both); paths are elided in the middle.
+QUEUE_COLUMNS = [
+    Col("id", "id", 6),
+    Col("status", "status", 9),
+    Col("parser", "parser", 12, grow=1, cap=24),
+    Col("file", "file", 20, grow=2, elide=True),
+    Col("tries", "tries", 5, drop=2),
+    Col("rows", "rows", 7, drop=1),
+    Col("error", "error", 10, grow=1),
+]
+DEAD_COLUMNS = [
+    Col("job", "job", 6),
+    Col("parser", "parser", 12, grow=1, cap=24),
+    Col("file", "file", 20, grow=2, elide=True),
+    Col("tries", "tries", 5, drop=1),
+    Col("error", "error", 10, grow=2),
+]
 STATUS_STYLE = {"QUEUED": "cyan", "RUNNING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "dim"}
 FILTERS = (None, *STATUSES)
 
@@ -34,6 +53,7 @@ HELP_KEYS = [
     ("f", "filter by status (cycles)"),
     ("R", "retry a failed or cancelled job / requeue from the dead letter"),
     ("c", "cancel a queued or running job"),
+    ("n", "start a run of a parser over a tag, in the background (outlives the TUI)"),
     ("Tab", "queue / dead-letter tabs"),
 ]
 
@@ -45,12 +65,17 @@ class JobsScreen(ModeScreen):
         Binding("R", "retry", "Retry/requeue"),
         Binding("c", "cancel_job", "Cancel"),
         Binding("f", "cycle_filter", "Filter"),
+        Binding("n", "new_run", "New run"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.status_filter: str | None = None
         self.detail_job: int | None = None
+        self.queue_layout = ColumnLayout(QUEUE_COLUMNS)
+        self.dead_layout = ColumnLayout(DEAD_COLUMNS)
+        self.fitted_width = 0
+        self.shown: tuple[list, list] = ([], [])  # the rows last shown, to refill after a resize
 
     def compose(self) -> ComposeResult:
         yield Static("Casparian Flow — 2 Jobs", classes="screen-title")
@@ -67,19 +92,7 @@ class JobsScreen(ModeScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#jobs-table", DataTable)
-        t.add_column("id", key="id", width=6)
-        t.add_column("status", key="status", width=10)
-        t.add_column("parser", key="parser", width=16)
-        t.add_column("file", key="file", width=44)
-        t.add_column("tries", key="tries", width=5)
-        t.add_column("rows", key="rows", width=7)
-        t.add_column("error", key="error", width=40)
-        d = self.query_one("#dead-table", DataTable)
-        d.add_column("job", key="job", width=6)
-        d.add_column("parser", key="parser", width=16)
-        d.add_column("file", key="file", width=44)
-        d.add_column("tries", key="tries", width=5)
-        d.add_column("error", key="error", width=60)
+        self.layout_tables(self.app.size.width)
         t.focus()
         self.refresh_jobs()
 
@@ -90,7 +103,25 @@ class JobsScreen(ModeScreen):
             self.refresh_jobs()
 
     def on_screen_resume(self) -> None:
+        self.layout_tables(self.app.size.width)  # the terminal may have been resized while away
         self.refresh_jobs()
+
+    def on_resize(self, event) -> None:
+        self.layout_tables(event.size.width)
+
+    def layout_tables(self, width: int) -> None:
+        if width == self.fitted_width:
+            return
+        self.fitted_width = width
+        room = width - SCROLLBAR
+        queue = self.query_one("#jobs-table", DataTable)
+        dead = self.query_one("#dead-table", DataTable)
+        if self.queue_layout.apply(queue, room):
+            forget(queue)
+            self._fill_jobs(self.shown[0])
+        if self.dead_layout.apply(dead, room):
+            forget(dead)
+            self._fill_dead(self.shown[1])
 
     @work(exclusive=True, group="jobs-refresh")
     @quiet_if_gone
@@ -123,22 +154,28 @@ class JobsScreen(ModeScreen):
         update_static(self.query_one("#jobs-counts", Static), text)
 
     def _fill_jobs(self, rows) -> None:
+        self.shown = (rows, self.shown[1])
         cells = [
-            (
-                str(r.id),
-                Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
-                Text(r.parser),
-                Text(short_path(r.file)),
-                f"{r.tries}/{r.max_attempts}",  # the detail says when a failure was permanent
-                "" if r.rows_out is None else f"{r.rows_out:,}",
-                Text(r.error or (f"(previous try) {r.previous_error}" if r.previous_error else "")),
-            )
+            self.queue_layout.cells({
+                "id": str(r.id),
+                "status": Text(r.status.lower(), style=STATUS_STYLE.get(r.status, "")),
+                "parser": Text(r.parser),
+                "file": short_path(r.file),
+                "tries": f"{r.tries}/{r.max_attempts}",  # the detail says when a failure was permanent
+                "rows": "" if r.rows_out is None else f"{r.rows_out:,}",
+                "error": Text(r.error or (f"(previous try) {r.previous_error}" if r.previous_error else "")),
+            })
             for r in rows
         ]
         refill(self.query_one("#jobs-table", DataTable), [str(r.id) for r in rows], cells)
 
     def _fill_dead(self, dead) -> None:
-        cells = [(str(d.job_id), Text(d.parser), Text(short_path(d.file)), str(d.attempts), Text(d.error)) for d in dead]
+        self.shown = (self.shown[0], dead)
+        cells = [
+            self.dead_layout.cells({"job": str(d.job_id), "parser": Text(d.parser), "file": short_path(d.file),
+                                    "tries": str(d.attempts), "error": Text(d.error)})
+            for d in dead
+        ]
         refill(self.query_one("#dead-table", DataTable), [str(d.job_id) for d in dead], cells)
 
     # ---- detail ----------------------------------------------------------
@@ -196,6 +233,17 @@ class JobsScreen(ModeScreen):
         job_id = self._cursor_job()
         if job_id is not None:
             self._steer("cancel a job", lambda c: jobs.cancel(c, job_id))
+
+    def action_new_run(self) -> None:
+        if self.app.refuse_in_read_only("start a run"):
+            return
+        from casparian_tui.tui.screens.run_dialog import RunDialog
+
+        self.app.push_screen(RunDialog(*self.app.runs.last), self._run_chosen)
+
+    def _run_chosen(self, choice: tuple[str, str] | None) -> None:
+        if choice:
+            self.run_worker(self.app.runs.start(*choice), group="jobs-run")
 
     def _steer(self, action: str, fn) -> None:
         async def go():

@@ -42,6 +42,9 @@ class StatusBar(Static):
             text.append(" ")
         text.append(db.backend, style="bold")
         text.append(" · ")
+        if app.run_progress:  # before the location: on a narrow terminal the end of the bar is cut
+            text.append(app.run_progress, style="magenta")
+            text.append(" · ")
         text.append(short_path(db.location))
         text.append(" · ")
         style = "green" if state in ("writer", SHARED) else (
