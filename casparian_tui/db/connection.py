@@ -11,6 +11,8 @@ import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from casparian_tui.db.dialect import Dialect
+
 if TYPE_CHECKING:  # pyarrow is imported where Arrow data is made, not by every command
     import pyarrow as pa
 
@@ -23,7 +25,8 @@ _TEMP_TYPES = {"string": "TEXT", "int64": "INTEGER", "int32": "INTEGER", "double
 
 
 class Connection(ABC):
-    backend: str = ""
+    backend: str = ""  # a name to show; services ask `dialect`, never compare names
+    dialect: Dialect
 
     def __init__(self, read_only: bool):
         self.read_only = read_only

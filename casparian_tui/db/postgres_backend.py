@@ -16,6 +16,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection, Params
+from casparian_tui.db.dialect import POSTGRES
 from casparian_tui.errors import CasparianError, DatabaseError
 
 _stage_ids = itertools.count()
@@ -78,6 +79,7 @@ def _numeric_loader(psycopg):
 
 class PostgresConnection(Connection):
     backend = "postgres"
+    dialect = POSTGRES
 
     def __init__(self, dsn: str, read_only: bool, application_name: str = "casparian"):
         super().__init__(read_only)
