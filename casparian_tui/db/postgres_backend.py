@@ -123,8 +123,10 @@ class PostgresConnection(Connection):
         if read_only:
             self._con.execute("SET default_transaction_read_only = on")
         self._listening: set[str] = set()
+        # Channels notified and not yet asked for. psycopg keeps what arrives
+        # during other statements for `notifies()` (a notify handler instead
+        # would make that unreliable, and it warns).
         self._notified: set[str] = set()
-        self._con.add_notify_handler(lambda n: self._notified.add(n.channel))
 
     @property
     def raw(self):
@@ -234,8 +236,10 @@ class PostgresConnection(Connection):
             self._con.execute(f'LISTEN "{channel}"')
             self._listening.add(channel)
         if channel not in self._notified:
-            for _ in self._con.notifies(timeout=timeout, stop_after=1):
-                pass
+            for n in self._con.notifies(timeout=timeout):
+                self._notified.add(n.channel)
+                if n.channel == channel:
+                    break
         hit = channel in self._notified
         self._notified.discard(channel)
         return hit
