@@ -135,12 +135,12 @@ def list_workers(conn: Connection, include_stopped: bool = False, now: int | Non
     return out
 
 
-def workers_overview(conn: Connection, now: int | None = None) -> list[dict]:
-    """`list_workers` (live ones) with `held`: the RUNNING jobs each one's lease holds.
+def workers_overview(conn: Connection, include_stopped: bool = False, now: int | None = None) -> list[dict]:
+    """`list_workers` with `held`: the RUNNING jobs each one's lease holds.
 
     Cheap when no worker ever registered: one read of an empty table.
     """
-    workers = list_workers(conn, now=now)
+    workers = list_workers(conn, include_stopped=include_stopped, now=now)
     if workers:
         owners = [w["owner"] for w in workers]
         held = dict(conn.query_all(
