@@ -106,6 +106,14 @@ class Connection(ABC):
         self.bulk_insert(table, data)
         return [r[0] for r in self.query_all(f"SELECT id FROM {table} WHERE id > ? ORDER BY id", [before])]
 
+    def set_authorizer(self, authorizer: Any) -> None:
+        """Vet every action of the next statements (sqlite3's callback; None stops).
+
+        Only where `dialect.own_dialect_queries`: user SQL in the engine's own
+        dialect runs behind it.
+        """
+        raise NotImplementedError
+
     def notify(self, channel: str) -> None:
         """Wake processes waiting in `wait_notified(channel)` once this transaction commits (servers only)."""
 
