@@ -1,6 +1,6 @@
 """Shared fixtures: every service test runs on every backend.
 
-PostgreSQL comes from `tests/support/pg.py`: a throwaway cluster for the
+PostgreSQL comes from `tests/support/pg.py` (casparian_tui/db/pg_cluster.py): a throwaway cluster for the
 session (or `CASPARIAN_TEST_PG_DSN`), one fresh database per test. Without
 either the postgres cases skip with the reason; under CI=true that skip is a
 failure, so CI cannot quietly stop testing the backend.

@@ -28,3 +28,24 @@ def test_unknown_benchmark_is_a_usage_error(cli):
     out = cli("bench", "nosuch")
     assert out.returncode == 2
     assert "Unknown benchmark" in out.stderr and "upsert" in out.stderr
+
+
+def test_quick_bench_measures_postgres_beside_the_files(cli, tmp_path, pg_cluster):
+    out_json = tmp_path / "bench.json"
+    out = cli("bench", "upsert", "claims", "startup", "--backend", "all", "--quick", "--json", str(out_json),
+              env={"CASPARIAN_HOME": str(tmp_path / "home"), "CASPARIAN_BENCH_PG_DSN": pg_cluster.dsn("postgres")},
+              timeout=1200)  # a guard, not a bound
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads(out_json.read_text())
+    backends = {(r["name"], r["backend"]) for r in rows}
+    for name in ("upsert", "claims"):
+        assert {(name, "duckdb"), (name, "sqlite"), (name, "postgres")} <= backends
+    claims = next(r for r in rows if (r["name"], r["backend"]) == ("claims", "postgres"))
+    assert "4 worker processes" in claims["what"] and "pgqueuer" in claims["note"] and "River" in claims["note"]
+    assert not any(r["backend"] == "postgres" for r in rows if r["name"] == "startup")  # file-only benchmarks
+    # the bench dropped the databases it made on the given server
+    import psycopg
+
+    with psycopg.connect(pg_cluster.dsn("postgres")) as con:
+        left = con.execute("SELECT datname FROM pg_database WHERE datname LIKE 'cf_bench%'").fetchall()
+    assert left == []

@@ -9,7 +9,10 @@ from casparian_tui.errors import UsageError
 from casparian_tui.scout import patterns
 from casparian_tui.scout.glob_match import glob_matcher
 from casparian_tui.scout.pathcodec import encode_name
-from casparian_tui.scout.patterns import compile_glob, glob_condition, patterns_condition
+from casparian_tui.db import glob_sql
+from casparian_tui.db.dialect import dialect_for
+from casparian_tui.db.glob_sql import glob_condition, patterns_condition
+from casparian_tui.scout.patterns import compile_glob
 
 from glob_reference import reference_match
 from scout_rows import add_files, add_source, matching_paths
@@ -135,7 +138,7 @@ def test_case_table_is_complete():
 def test_like_never_carries_user_wildcards(backend):
     for pattern in ["100%.txt", "a_b*", "back\\\\slash", "*.%"]:
         g = compile_glob(pattern)
-        like, _ = patterns._to_like(g.tokens, g.target, backend)
+        like, _ = glob_sql._to_like(g.tokens, g.target, dialect_for(backend).like_safe)
         literal = like.replace("%", "").replace("_", "")
         assert "%" not in literal and "\\" not in like
 
@@ -163,7 +166,7 @@ def test_fixed_cases_sql_equals_reference(db):
         add_files(conn, sid, FIXED)
         for p in FIXED_PATTERNS:
             g = compile_glob(p)
-            cond, params = glob_condition(g, conn.backend, "f")
+            cond, params = glob_condition(g, conn.dialect, "f")
             expected = {x for x in FIXED if reference_match(g, x)}
             assert matching_paths(conn, cond, params) == expected, p
 
@@ -175,7 +178,7 @@ def test_several_patterns_include_and_exclude(db):
         sid = add_source(conn)
         add_files(conn, sid, ["a.csv", "b.csv", "c.log", "d.tmp.csv"])
         globs = patterns.compile_many(["*.csv", "*.log", "!*.tmp.csv", "!b*"])
-        cond, params = patterns_condition(globs, conn.backend)
+        cond, params = patterns_condition(globs, conn.dialect)
         return matching_paths(conn, cond, params)
 
     assert db.write("test", check) == {"a.csv", "c.log"}
@@ -242,7 +245,7 @@ def test_sql_matches_reference_property(db, data):
     def check(conn):
         conn.execute("DELETE FROM scout_files")
         add_files(conn, 1, stored)
-        cond, params = glob_condition(g, conn.backend, "f")
+        cond, params = glob_condition(g, conn.dialect, "f")
         return matching_paths(conn, cond, params)
 
     expected = {p for p in stored if reference_match(g, p)}

@@ -151,3 +151,37 @@ async def test_leaving_read_only_asks_first(tmp_path, monkeypatch):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.db.read_only)
+
+
+@pilot_test
+async def test_jobs_view_lists_the_workers(tmp_path, backend, monkeypatch):
+    from casparian_tui.sentinel import queue as q
+    from casparian_tui.sentinel import registry
+
+    app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
+    seed_jobs(app.db)
+    owner = "host-a:4242:test"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        panel = app.screen.query_one("#jobs-workers", Static)
+        assert not panel.display  # no worker ever registered: no panel
+
+        def start(conn):  # as `casparian worker` on another host would
+            registry.worker_started(conn, owner, "host-a", 4242, ["csv_rows"])
+            job = q.claim_batch(conn, owner, 1)[0]
+            registry.worker_heartbeat(conn, owner, "running csv_rows", job.id, 0)
+            return job.id
+
+        job_id = app.db.write("worker", start)
+
+        def shown() -> str:
+            return str(panel.render()) if panel.display else ""
+
+        await wait_until(pilot, lambda: "host-a" in shown())
+        line = shown()
+        assert "workers 1" in line and "pid 4242" in line and f"job {job_id}" in line and "held 1" in line
+        assert "csv_rows" in line and "heartbeat " in line
+
+        app.db.write("worker", lambda c: registry.worker_stopped(c, owner, 0))
+        await wait_until(pilot, lambda: not panel.display)

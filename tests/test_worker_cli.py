@@ -29,7 +29,7 @@ def test_enqueue_then_a_worker_runs_the_registered_parser(cli, backend, db_url, 
     counts = json.loads(cli("jobs", "--json", *g).stdout)["counts"]
     assert counts["COMPLETED"] == 6 and counts["QUEUED"] == 0
     workers = json.loads(cli("jobs", "--workers", "--all", "--json", *g).stdout)["workers"]
-    assert [(w["host"], w["status"], w["jobs_done"]) for w in workers] == [("test-host", "stopped", 6)]
+    assert [(w["host"], w["status"], w["jobs_done"], w["held"]) for w in workers] == [("test-host", "stopped", 6, 0)]
     assert json.loads(cli("jobs", "--workers", "--json", *g).stdout)["workers"] == []  # none running now
     # the lineage names the host
     import pyarrow.dataset as ds

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from casparian_tui.config import Settings
 from casparian_tui.db import Database
+from casparian_tui.db.dialect import dialect_for
 from casparian_tui.scout import catalog, preview, rules
 
 PATTERNS = ["*.evtx", "**/*.log", "dir7*/**", "dir1/sub2/*.csv", "*[0-9]5.txt", "?ile_12345*", "no_such_thing_*"]
@@ -35,12 +36,7 @@ def _fill_sql(backend: str, n: int) -> str:
         f"SELECT 1, {parent} || '/' || {name}, {parent}, {name}, {ext}, (i * 7919) % 100000, "
         "1700000000000000 + i, 'pending', 0, 0"
     )
-    if backend == "duckdb":
-        return f"INSERT INTO scout_files ({cols}) {select} FROM range({n}) r(i)"
-    return (
-        f"INSERT INTO scout_files ({cols}) WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL "
-        f"SELECT i + 1 FROM r WHERE i + 1 < {n}) {select} FROM r"
-    )
+    return f"INSERT INTO scout_files ({cols}) {select} FROM {dialect_for(backend).series(n)}"
 
 
 def build(db: Database, n: int) -> float:

@@ -11,6 +11,7 @@ from casparian_tui.cli.context import Context
 from casparian_tui.config import PG_PREFIXES, SQLITE_SUFFIXES
 from casparian_tui.cli.output import print_json, print_pairs, print_table, stdout_console
 from casparian_tui.db.check import check_database
+from casparian_tui.db.dialect import dialect_for
 from casparian_tui.db.info import database_info, database_size
 from casparian_tui.db.lease import describe_holder
 from casparian_tui.db.transfer import TransferReport, transfer
@@ -165,17 +166,16 @@ def _kind_of(place: str, default: str) -> str:
 
 
 def _place(text: str, backend: str):
-    return text if backend == "postgres" else Path(text).expanduser()
+    return dialect_for(backend).place(text)
 
 
 def cmd_migrate(ctx: Context, args: argparse.Namespace) -> int:
     src_backend = _kind_of(args.source, "sqlite")
     dst_backend = _kind_of(args.target, "duckdb")
-    if src_backend == "duckdb" and dst_backend == "duckdb":
-        raise UsageError(f"{args.source} is a DuckDB file; migrate copies a SQLite database.",
-                         hint="To copy DuckDB to SQLite use: casparian --db SOURCE db export --to PATH")
     if src_backend == dst_backend:
-        raise UsageError(f"The source and the target are both {src_backend}; copy between two backends.")
+        raise UsageError(f"The source and the target are both {src_backend}; migrate copies between two backends.",
+                         hint="Name a target of another kind, e.g. --to PATH.sqlite, or use: "
+                              "casparian --db SOURCE db export --to PATH")
     return _run_transfer(ctx, args, _place(args.source, src_backend), src_backend,
                          _place(args.target, dst_backend), dst_backend)
 
@@ -189,7 +189,7 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
             f"and so is the target.",
             hint="To copy SQLite to DuckDB use: casparian db migrate --from SOURCE --to PATH",
         )
-    source = ctx.settings.dsn if backend == "postgres" else ctx.settings.db_path
+    source = ctx.settings.dsn if dialect_for(backend).is_server else ctx.settings.db_path
     return _run_transfer(ctx, args, source, backend, _place(args.target, dst_backend), dst_backend)
 
 
@@ -237,7 +237,7 @@ def _print_report(report: TransferReport) -> None:
     print(f"Copied {report.source} ({report.source_backend}, schema {report.source_schema_version}) to "
           f"{report.target} ({report.target_backend}, schema {report.target_schema_version}) "
           f"in {report.duration_s:.1f} s; every table verified.")
-    if report.target_backend == "postgres":
+    if dialect_for(report.target_backend).is_server:
         print("Use it with: casparian --db postgresql://HOST:PORT/DBNAME ... (the URL you gave)")
     else:
         print(f"Use it with: casparian --db {report.target} ...")

@@ -119,13 +119,13 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 def _workers(ctx: Context, args: argparse.Namespace) -> int:
     from casparian_tui.sentinel import registry
 
-    rows = ctx.db.read(lambda c: registry.list_workers(c, include_stopped=args.all))
+    rows = ctx.db.read(lambda c: registry.workers_overview(c, include_stopped=args.all))
     if ctx.json:
         print_json({"workers": rows})
         return 0
-    print_table(["host", "pid", "status", "parsers", "current job", "done", "last heartbeat"],
+    print_table(["host", "pid", "status", "parsers", "current job", "held", "done", "last heartbeat"],
                 [(r["host"], r["pid"], r["status"], ", ".join(r["parsers"]) or "all",
-                  r["current_job"] or "-", r["jobs_done"], jobs.when(r["heartbeat_at"])) for r in rows])
+                  r["current_job"] or "-", r["held"], r["jobs_done"], jobs.when(r["heartbeat_at"])) for r in rows])
     if not rows:
         print("(no workers running; start one with: casparian worker)")
     return 0

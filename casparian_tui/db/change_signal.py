@@ -12,6 +12,11 @@ commit. A reader that meets a half-written stamp sees it differ and reloads
 once more than needed; it never misses a change, because every stamp differs
 from every earlier one (time, PID and counter). It is best effort: a folder
 the writer cannot write to costs views their refresh, never the write itself.
+
+A server is written from other hosts, which never stamp our file: there each
+write transaction also sends a NOTIFY on `CHANNEL` (delivered at commit), and
+`ServerWatch` counts them as the stamp. A view reads either through the same
+`read()` of the watch `Database.change_watch()` gives it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 SUFFIX = ".changed"
 _STAMP_BYTES = 64
+CHANNEL = "cf_changed"
 
 
 def signal_path(db_path: os.PathLike | str) -> Path:
@@ -69,3 +75,39 @@ class ChangeSignal:
                 except OSError:
                     pass
                 self._fd = None
+
+
+class FileWatch:
+    """The reading side beside a database file: `read()` is the stamp's bytes."""
+
+    def __init__(self, db_path: os.PathLike | str):
+        self.db_path = db_path
+
+    def read(self) -> bytes | None:
+        return read(self.db_path)
+
+
+class ServerWatch:
+    """The reading side on a server: `read()` counts the NOTIFYs on CHANNEL seen so far.
+
+    Never blocks: each call collects the answer of the previous check (a
+    request to the DB actor that reads what the server already sent on the
+    open connection, no round trip) and queues the next one. The first check
+    LISTENs, so a change shows at most two calls after it committed.
+    """
+
+    def __init__(self, db):
+        self.db = db
+        self.count = 0
+        self._pending = None
+        self._lock = threading.Lock()
+
+    def read(self) -> int:
+        with self._lock:
+            fut = self._pending
+            if fut is not None and not fut.done():
+                return self.count
+            if fut is not None and fut.exception() is None and fut.result():
+                self.count += 1
+            self._pending = self.db.submit_read(lambda c: c.wait_notified(CHANNEL, 0))
+            return self.count

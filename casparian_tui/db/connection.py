@@ -11,6 +11,8 @@ import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from casparian_tui.db.dialect import Dialect
+
 if TYPE_CHECKING:  # pyarrow is imported where Arrow data is made, not by every command
     import pyarrow as pa
 
@@ -23,7 +25,8 @@ _TEMP_TYPES = {"string": "TEXT", "int64": "INTEGER", "int32": "INTEGER", "double
 
 
 class Connection(ABC):
-    backend: str = ""
+    backend: str = ""  # a name to show; services ask `dialect`, never compare names
+    dialect: Dialect
 
     def __init__(self, read_only: bool):
         self.read_only = read_only
@@ -102,6 +105,14 @@ class Connection(ABC):
         before = self.query_value(f"SELECT max(id) FROM {table}", default=0)
         self.bulk_insert(table, data)
         return [r[0] for r in self.query_all(f"SELECT id FROM {table} WHERE id > ? ORDER BY id", [before])]
+
+    def set_authorizer(self, authorizer: Any) -> None:
+        """Vet every action of the next statements (sqlite3's callback; None stops).
+
+        Only where `dialect.own_dialect_queries`: user SQL in the engine's own
+        dialect runs behind it.
+        """
+        raise NotImplementedError
 
     def notify(self, channel: str) -> None:
         """Wake processes waiting in `wait_notified(channel)` once this transaction commits (servers only)."""

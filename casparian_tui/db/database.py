@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from casparian_tui.config import Settings
 from casparian_tui.db.actor import DbActor, DbFuture
-from casparian_tui.db.change_signal import ChangeSignal
+from casparian_tui.db.change_signal import CHANNEL, ChangeSignal, FileWatch, ServerWatch
 from casparian_tui.db.connection import Connection, Params
 
 
@@ -61,10 +61,15 @@ class Database:
         def in_transaction(conn: Connection) -> Any:
             with conn.transaction(write=True):
                 result = fn(conn)
+                conn.notify(CHANNEL)  # a server tells every host's views at commit
             self.changes.bump()  # committed: views in other processes may reload
             return result
 
         return self.actor.submit(in_transaction, write=True, action=action)
+
+    def change_watch(self) -> FileWatch | ServerWatch:
+        """What a view polls to learn that any process (on any host, for a server) committed a write."""
+        return ServerWatch(self) if self.shared else FileWatch(self.path)
 
     # blocking helpers, for the CLI and for tests
     def read(self, fn: Callable[[Connection], Any]) -> Any:

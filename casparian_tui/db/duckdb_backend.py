@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 import duckdb
 
 from casparian_tui.db.connection import Connection, Params
+from casparian_tui.db.dialect import DUCKDB
 from casparian_tui.errors import NotADatabase
 
 if TYPE_CHECKING:  # DuckDB hands Arrow data over itself: a reading command needs no pyarrow
@@ -46,6 +47,7 @@ def is_read_only_error(exc: BaseException) -> bool:
 
 class DuckDBConnection(Connection):
     backend = "duckdb"
+    dialect = DUCKDB
 
     def __init__(self, path: Path, read_only: bool):
         super().__init__(read_only)

@@ -16,6 +16,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection, Params
+from casparian_tui.db.dialect import POSTGRES
 from casparian_tui.errors import CasparianError, DatabaseError
 
 _stage_ids = itertools.count()
@@ -76,8 +77,26 @@ def _numeric_loader(psycopg):
     return IntegralNumeric
 
 
+_CSV_CHUNK_ROWS = 50_000
+
+
+def _csv_safe(data: pa.Table) -> bool:
+    """Whether Arrow's CSV of `data` reads back exactly under COPY … (FORMAT csv).
+
+    It does for these types: NULL is an empty field, every text is quoted
+    ('' too, and a text `\\.` is then no end-of-data marker).
+    """
+    return all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+               or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in data.schema.types)
+
+
+# A bulk insert at least this big refreshes the table's planner statistics at once.
+_ANALYZE_AFTER_ROWS = 1_000
+
+
 class PostgresConnection(Connection):
     backend = "postgres"
+    dialect = POSTGRES
 
     def __init__(self, dsn: str, read_only: bool, application_name: str = "casparian"):
         super().__init__(read_only)
@@ -98,11 +117,16 @@ class PostgresConnection(Connection):
                 hint="Check --db / CASPARIAN_DB, the PG* variables and ~/.pgpass.",
             ) from None
         self._con.adapters.register_loader("numeric", _numeric_loader(psycopg))
+        # Staged batches live in TEMP tables, in session-local buffers (8 MB by
+        # default: a 100,000-file scan batch spilled to disk). Taken as used.
+        self._con.execute("SET temp_buffers = '128MB'")
         if read_only:
             self._con.execute("SET default_transaction_read_only = on")
         self._listening: set[str] = set()
+        # Channels notified and not yet asked for. psycopg keeps what arrives
+        # during other statements for `notifies()` (a notify handler instead
+        # would make that unreliable, and it warns).
         self._notified: set[str] = set()
-        self._con.add_notify_handler(lambda n: self._notified.add(n.channel))
 
     @property
     def raw(self):
@@ -138,6 +162,19 @@ class PostgresConnection(Connection):
     def copy_rows(self, table: str, data: pa.Table) -> None:
         """COPY `data` into `table` (columns by name): the server's fast load path."""
         cols = data.column_names
+        if _csv_safe(data):
+            # Arrow writes the CSV in C: ~4x faster than psycopg's row by row
+            # (0.45 -> 0.1 s for 100,000 scanned files).
+            import pyarrow.csv as pacsv
+
+            options = pacsv.WriteOptions(include_header=False)
+            with self._con.cursor() as cur:
+                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as cp:
+                    for chunk in data.to_batches(max_chunksize=_CSV_CHUNK_ROWS):
+                        sink = pa.BufferOutputStream()
+                        pacsv.write_csv(chunk, sink, options)
+                        cp.write(memoryview(sink.getvalue()))
+            return
         columns = [data.column(c).to_pylist() for c in cols]
         with self._con.cursor() as cur:
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
@@ -183,6 +220,12 @@ class PostgresConnection(Connection):
         cols = ", ".join(data.column_names)
         with self.staged(data) as name:
             rows = self.query_all(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name} RETURNING id")
+        if len(rows) >= _ANALYZE_AFTER_ROWS:
+            # Until autovacuum gets to it (a minute or more), the planner thinks
+            # the table holds what it held before: after a bulk enqueue it took
+            # the claim index for `id = ANY(...)` and a claim of 500 jobs out of
+            # 20,000 cost 0.6 s instead of a few ms.
+            self.execute(f"ANALYZE {table}")
         return sorted(r[0] for r in rows)
 
     def notify(self, channel: str) -> None:
@@ -193,8 +236,10 @@ class PostgresConnection(Connection):
             self._con.execute(f'LISTEN "{channel}"')
             self._listening.add(channel)
         if channel not in self._notified:
-            for _ in self._con.notifies(timeout=timeout, stop_after=1):
-                pass
+            for n in self._con.notifies(timeout=timeout):
+                self._notified.add(n.channel)
+                if n.channel == channel:
+                    break
         hit = channel in self._notified
         self._notified.discard(channel)
         return hit

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from casparian_tui.db import read_wire
 from casparian_tui.db.connection import Connection, Params
+from casparian_tui.db.dialect import DUCKDB
 from casparian_tui.db.lease import pid_alive
 from casparian_tui.errors import DatabaseError, QueryInterrupted
 
@@ -36,6 +37,7 @@ class HolderGone(NotServed):
 
 class RemoteConnection(Connection):
     backend = "duckdb"
+    dialect = DUCKDB
 
     def __init__(self, conn, holder: dict):
         super().__init__(read_only=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from casparian_tui.db.connection import Connection, Params
+from casparian_tui.db.dialect import SQLITE
 from casparian_tui.errors import NotADatabase
 
 if TYPE_CHECKING:  # imported where Arrow data is made, not by every command
@@ -67,6 +68,7 @@ def strict_array(values, type_: pa.DataType, column: str) -> pa.Array:
 
 class SQLiteConnection(Connection):
     backend = "sqlite"
+    dialect = SQLITE
 
     def __init__(self, path: Path, read_only: bool):
         super().__init__(read_only)

@@ -95,16 +95,16 @@ def run_query(conn: Connection, sql: str, output_root: Path, limit: int = DEFAUL
     sql = sql.strip().rstrip(";").strip()
     if not sql:
         raise QueryRefused("Empty query.")
-    if conn.backend == "duckdb":
+    if conn.dialect.outputs_in_place:
         return _duckdb(conn, sql, output_root, limit)
-    if conn.backend == "postgres":
-        return _postgres(conn, sql, limit)
-    return _sqlite(conn, sql, limit)
+    if conn.dialect.own_dialect_queries:
+        return _sqlite(conn, sql, limit)
+    return _postgres(conn, sql, limit)
 
 
 def read_parquet(conn: Connection, pattern: str, limit: int = DEFAULT_LIMIT) -> QueryResult:
     """Rows of Parquet files matching `pattern` (a bound value, never SQL text). DuckDB only."""
-    if conn.backend != "duckdb":
+    if not conn.dialect.outputs_in_place:
         raise QueryRefused("Reading Parquet needs the DuckDB backend.")
     cols, rows = conn.query_with_columns("SELECT * FROM read_parquet(?, union_by_name = true) LIMIT ?",
                                          [pattern, limit + 1])

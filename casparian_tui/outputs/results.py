@@ -74,7 +74,7 @@ class ResultSet:
         self._inflight: dict[int, Future] = {}
         self._views = None
         self._scratch = None
-        self._sqlite_plain: bool | None = None
+        self._catalog_only: bool | None = None  # runs on the catalog engine alone, no outputs
 
     # ---- requests (each returns a Future; the CLI calls .result(), the TUI awaits) --------
     def open(self) -> Future:
@@ -188,15 +188,14 @@ class ResultSet:
             self._kind = self._validate(conn)
         if self._views is None:
             self._views = query.output_views(self.output_root)
-        if conn.backend == "duckdb":
-            self.engine = "duckdb"
+        if conn.dialect.outputs_in_place:
+            self.engine = conn.backend
             return runners.CatalogDuckDB(conn, self._views)
-        if self._sqlite_plain:
-            if conn.backend == "postgres":
-                self.engine = "postgres"
-                return runners.CatalogServer(conn)
-            self.engine = "sqlite"
-            return runners.CatalogSQLite(conn)
+        if self._catalog_only:
+            self.engine = conn.backend
+            if conn.dialect.own_dialect_queries:
+                return runners.CatalogSQLite(conn)
+            return runners.CatalogServer(conn)
         if self._scratch is None:
             from casparian_tui.outputs.sqlite_outputs import ScratchDuckDB, stage_catalog
 
@@ -205,19 +204,19 @@ class ResultSet:
         return self._scratch
 
     def _validate(self, conn: Connection) -> str:
-        if conn.backend == "duckdb":
+        if conn.dialect.outputs_in_place:
             return query.check_duckdb(self.sql)
         from casparian_tui.outputs.sqlite_outputs import runs_on_sqlite
 
         try:
             kind = query.check_duckdb(self.sql)
         except query.QueryFailed:
-            if conn.backend == "postgres":
-                raise  # only what DuckDB's parser accepts runs on the server
+            if not conn.dialect.own_dialect_queries:
+                raise  # only what DuckDB's parser accepts runs there (the server)
             # DuckDB cannot parse it: SQLite's own dialect, over the catalog only
-            self._sqlite_plain = True
+            self._catalog_only = True
             return "SELECT"
-        self._sqlite_plain = runs_on_sqlite(self.sql, conn.table_names())
+        self._catalog_only = runs_on_sqlite(self.sql, conn.table_names())
         return kind
 
     def _stream_sql(self) -> str:

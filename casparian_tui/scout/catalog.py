@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from casparian_tui.db.connection import Connection
+from casparian_tui.db.dialect import Dialect
+from casparian_tui.db.glob_sql import patterns_condition
 from casparian_tui.errors import CasparianError, UsageError
 from casparian_tui.scout.pathcodec import display_name, encode_name, shown_path
-from casparian_tui.scout.patterns import Glob, compile_many, patterns_condition
+from casparian_tui.scout.patterns import Glob, compile_many
 
 SORTS = {
     # path order follows UNIQUE(source_id, rel_path), so SQLite walks its index
@@ -101,7 +103,7 @@ class FileFilter:
             globs=compile_many(list(patterns), case_sensitive=case_sensitive),
         )
 
-    def where(self, backend: str, alias: str = "f") -> tuple[str, list]:
+    def where(self, dialect: Dialect | str, alias: str = "f") -> tuple[str, list]:
         a = alias
         conds: list[str] = []
         params: list = []
@@ -142,7 +144,7 @@ class FileFilter:
             conds.extend(sql)
             params.extend(p)
         if self.globs:
-            sql, p = patterns_condition(self.globs, backend, a)
+            sql, p = patterns_condition(self.globs, dialect, a)
             conds.append(sql)
             params.extend(p)
         return (" AND ".join(conds) if conds else "TRUE"), params
@@ -187,7 +189,7 @@ def locate_path(conn: Connection, path: str) -> tuple[int, str]:
 
 
 def count_files(conn: Connection, flt: FileFilter) -> int:
-    where, params = flt.where(conn.backend)
+    where, params = flt.where(conn.dialect)
     return conn.query_value(f"SELECT count(*) FROM scout_files f WHERE {where}", params, 0)
 
 
@@ -205,7 +207,7 @@ def list_files(
         raise UsageError(f"Unknown sort {sort!r}.", hint=f"Choose one of: {', '.join(SORTS)}.")
     if limit < 0 or offset < 0:
         raise UsageError("--limit and --offset must be zero or more.")
-    where, params = flt.where(conn.backend)
+    where, params = flt.where(conn.dialect)
     direction = " DESC" if descending else ""
     order = ", ".join(col + direction for col in SORTS[sort])
     # The sources are looked up apart, not joined: the join cost ~2 ms of a
@@ -253,19 +255,9 @@ def tags_for(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[str]]:
     ids = list(file_ids)
     if not ids:
         return out
-    if conn.backend == "duckdb":
-        # One list parameter: binding a page's 100 ids one by one costs DuckDB ~1 ms.
-        rows = conn.query_all(
-            "SELECT file_id, tag FROM scout_file_tags WHERE file_id = ANY(?::BIGINT[]) ORDER BY file_id, tag", [ids]
-        )
-    else:
-        rows = []
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i : i + _IN_CHUNK]
-            rows += conn.query_all(
-                f"SELECT file_id, tag FROM scout_file_tags WHERE file_id IN ({_marks(chunk)}) ORDER BY file_id, tag",
-                chunk,
-            )
+    rows = []
+    for cond, params in conn.dialect.id_conditions("file_id", ids):
+        rows += conn.query_all(f"SELECT file_id, tag FROM scout_file_tags WHERE {cond} ORDER BY file_id, tag", params)
     for fid, tag in rows:
         out.setdefault(fid, []).append(tag)
     return out

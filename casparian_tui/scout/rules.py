@@ -16,8 +16,9 @@ from typing import Iterable
 import pyarrow as pa
 
 from casparian_tui.db.connection import Connection
+from casparian_tui.db.glob_sql import glob_condition
 from casparian_tui.errors import CasparianError, UsageError
-from casparian_tui.scout.patterns import compile_glob, glob_condition
+from casparian_tui.scout.patterns import compile_glob
 
 _RULE_COLS = "id, name, pattern, tag, priority, enabled, created_at"
 _SCOPE_TABLE = "_cf_rule_scope"
@@ -200,7 +201,7 @@ def _scope(source_id: int | None, scan_id: int | None, staged: bool) -> tuple[st
 
 
 def _insert_rule_tags(conn: Connection, rule: Rule, where: str, params: list, ts: int) -> None:
-    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.backend, "f")
+    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.dialect, "f")
     # The NOT EXISTS keep (file_id, tag) unique: a manual tag or an earlier
     # rule already gave it, or the user removed it from this file.
     conn.execute(
@@ -223,7 +224,7 @@ def _rule_tagged_files(conn: Connection, where: str, params: list) -> int:
 
 def count_matches(conn: Connection, rule: Rule) -> int:
     """Live files the rule's pattern matches (what `rule add` reports)."""
-    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.backend, "f")
+    cond, cond_params = glob_condition(compile_glob(rule.pattern), conn.dialect, "f")
     return conn.query_value(
         f"SELECT count(*) FROM scout_files f WHERE f.deleted_at IS NULL AND {cond}", cond_params, 0
     )

@@ -32,7 +32,7 @@ def selection_filter(conn: Connection, target: str, *, source_id: int | None = N
 
 def _stage_scope(conn: Connection, flt: FileFilter) -> int:
     """Materialize the selected ids once, so every later statement agrees on them."""
-    where, params = flt.where(conn.backend)
+    where, params = flt.where(conn.dialect)
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_SCOPE} (id BIGINT)")
     conn.execute(f"DELETE FROM {_SCOPE}")
     conn.execute(f"INSERT INTO {_SCOPE} (id) SELECT f.id FROM scout_files f WHERE {where}", params)

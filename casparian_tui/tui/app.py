@@ -9,7 +9,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from casparian_tui.db import Database, change_signal
+from casparian_tui.db import Database
 from casparian_tui.db.connection import Connection
 from casparian_tui.errors import ReadOnlyViolation
 from casparian_tui.tui.messages import CatalogChanged
@@ -55,7 +55,8 @@ class CasparianApp(App):
         self.status_interval = status_interval
         self.parser_dir = parser_dir
         self.last_refresh_ms = 0.0
-        self.catalog_stamp = change_signal.read(db.path)
+        self.changes = db.change_watch()
+        self.catalog_stamp = self.changes.read()
         self.runs = RunWatcher(self)
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
@@ -70,11 +71,12 @@ class CasparianApp(App):
     def check_for_changes(self) -> None:
         """Tell the shown screen when a write was committed (here or elsewhere).
 
-        Reads the change stamp beside the database, never the database: an idle
+        Reads the change stamp beside the database (on a server, the NOTIFYs
+        its connection already received), never the database itself: an idle
         TUI costs next to nothing, and a screen re-queries only when something
         changed. Screens not shown catch up when they come back (ModeScreen.stale).
         """
-        stamp = change_signal.read(self.db.path)
+        stamp = self.changes.read()
         changed = stamp != self.catalog_stamp
         if changed:
             self.catalog_stamp = stamp

@@ -1,4 +1,4 @@
-"""`2` Jobs: counts by status, the queue, job detail, the dead letter; retry and cancel.
+"""`2` Jobs: counts by status, the workers, the queue, job detail, the dead letter; retry and cancel.
 
 Refreshes when the database's change stamp moves (the app watches it), so
 work done by a `casparian run` in another process shows up here too, and an
@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from casparian_tui.errors import CasparianError
-from casparian_tui.sentinel import jobs
+from casparian_tui.sentinel import jobs, registry
 from casparian_tui.sentinel.queue import STATUSES
 from casparian_tui.tui.columns import Col, ColumnLayout
 from casparian_tui.tui.messages import CatalogChanged
@@ -27,6 +27,7 @@ from casparian_tui.tui.widgets.refill import forget, refill, update_static
 from casparian_tui.tui.widgets.status_bar import StatusBar, short_path
 
 PAGE = 200
+WORKER_LINES = 5  # more workers than this show as "+N more"
 SCROLLBAR = 2
 # Narrow terminals drop tries, then rows (the detail below shows both); paths are elided in the middle.
 QUEUE_COLUMNS = [
@@ -81,6 +82,7 @@ class JobsScreen(ModeScreen):
         yield Static("Casparian Flow — 2 Jobs", classes="screen-title")
         with Vertical(id="jobs-body"):
             yield Static("", id="jobs-counts")
+            yield Static("", id="jobs-workers")
             with TabbedContent(id="jobs-tabs"):
                 with TabPane("Queue", id="tab-queue"):
                     yield FixedTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
@@ -130,14 +132,16 @@ class JobsScreen(ModeScreen):
         status = self.status_filter
 
         def read(conn):
-            return jobs.counts(conn), jobs.list_jobs(conn, status=status, limit=PAGE), jobs.dead_letters(conn, limit=PAGE)
+            return (jobs.counts(conn), jobs.list_jobs(conn, status=status, limit=PAGE),
+                    jobs.dead_letters(conn, limit=PAGE), registry.workers_overview(conn))
 
         try:
-            counts, rows, dead = await self.app.db_read(read)
+            counts, rows, dead, workers = await self.app.db_read(read)
         except CasparianError as err:
             self.query_one("#jobs-counts", Static).update(Text(f"✗ {err.message}", style="red"))
             return
         self._show_counts(counts, len(dead))
+        self._show_workers(workers)
         self._fill_jobs(rows)
         self._fill_dead(dead)
         await self._show_detail()
@@ -152,6 +156,12 @@ class JobsScreen(ModeScreen):
         text.append(f"{dead:,}", style="red" if dead else "")
         text.append(f"   filter: {self.status_filter.lower() if self.status_filter else 'all'}", style="dim")
         update_static(self.query_one("#jobs-counts", Static), text)
+
+    def _show_workers(self, workers: list[dict]) -> None:
+        panel = self.query_one("#jobs-workers", Static)
+        panel.display = bool(workers)  # only where `casparian worker` runs or ran lately
+        if workers:
+            update_static(panel, render_workers(workers))
 
     def _fill_jobs(self, rows) -> None:
         self.shown = (rows, self.shown[1])
@@ -281,4 +291,22 @@ def render_detail(d: jobs.JobDetail) -> Text:
             if e.detail:
                 text.append(f"  {e.detail}", style="dim")
             text.append("\n")
+    return text
+
+
+def render_workers(workers: list[dict]) -> Text:
+    """One line per live worker: host, pid, state, jobs its lease holds, last heartbeat, parsers."""
+    text = Text()
+    text.append(f"workers {len(workers)}", style="bold")
+    for w in workers[:WORKER_LINES]:
+        text.append("\n  ")
+        text.append(f"{w['host'][:24]:<24} ", style="bold")
+        text.append(f"pid {w['pid']:<8} ")
+        state = f"job {w['current_job']}" if w["current_job"] is not None else w["status"]
+        text.append(f"{state:<12} ", style="yellow" if w["current_job"] is not None else "dim")
+        text.append(f"held {w['held']:<5} ")
+        text.append(f"heartbeat {jobs.when(w['heartbeat_at'])[11:]}  ", style="dim")
+        text.append(", ".join(w["parsers"]) or "all parsers", style="dim")
+    if len(workers) > WORKER_LINES:
+        text.append(f"\n  +{len(workers) - WORKER_LINES} more (casparian jobs --workers)", style="dim")
     return text
