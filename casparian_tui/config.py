@@ -53,6 +53,11 @@ class Settings:
 
         return describe(self.dsn)
 
+    @property
+    def db_arg(self) -> str:
+        """What --db / CASPARIAN_DB takes to reach this database again (a child process)."""
+        return self.dsn if self.backend == "postgres" else str(self.db_path)
+
     @classmethod
     def resolve(
         cls,

@@ -20,6 +20,7 @@ class Figure:
     note: str = ""
     also_required: bool | None = None  # a second condition of the target, e.g. "faster than SQLite"
     name: str = ""  # the benchmark it belongs to (set by the runner)
+    judged: bool = True  # False in --quick: tiny inputs say nothing about full-size targets
 
     @property
     def median(self) -> float | None:
@@ -27,7 +28,7 @@ class Figure:
 
     @property
     def passed(self) -> bool | None:
-        if self.target is None or self.median is None:
+        if self.target is None or self.median is None or not self.judged:
             return None
         met = self.median >= self.target if self.higher_is_better else self.median <= self.target
         return met and self.also_required is not False

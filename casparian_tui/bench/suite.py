@@ -8,89 +8,21 @@ other backend (or to `find`) where the target compares them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pyarrow as pa
 
 from casparian_tui.bench import corpora
+from casparian_tui.bench.context import CLAIM_WORKERS, FULL, Context, catalog, ratio, vs_duckdb
 from casparian_tui.bench.measure import Figure, repeat, timed_ms
-from casparian_tui.config import DEFAULT_IDLE_GRACE_S, Settings
+from casparian_tui.bench.side_by_side import bench_coexist, bench_coexist_tui, bench_idle_tui, bench_startup
+from casparian_tui.config import DEFAULT_IDLE_GRACE_S
 from casparian_tui.db import Database
 from casparian_tui.db.dialect import dialect_for
-
-BACKENDS = ("duckdb", "sqlite")
-# The benchmarks measured on PostgreSQL too (the others are about files on this host).
-SERVER_BENCHMARKS = ("upsert", "claims", "run")
-CLAIM_WORKERS = 4  # processes claiming from one PostgreSQL queue
-
-
-@dataclass(frozen=True)
-class Sizes:
-    upsert: int
-    tree: int
-    tree_1m: int
-    catalog: int
-    parquet_mb: int
-    claims: int
-    run_files: int
-    runs: int  # repeats of the cheap measurements
-    real_tree: int = 100_000  # files in the real-shaped tree
-    hash_mb: int = 2048  # bytes to hash against sha256sum
-    hashset_lines: int = 1_000_000
-
-
-FULL = Sizes(upsert=100_000, tree=100_000, tree_1m=1_000_000, catalog=1_000_000, parquet_mb=1024,
-             claims=20_000, run_files=10_000, runs=5)
-QUICK = Sizes(upsert=5_000, tree=5_000, tree_1m=20_000, catalog=20_000, parquet_mb=8,
-              claims=2_000, run_files=200, runs=2, real_tree=5_000, hash_mb=16, hashset_lines=20_000)
-
-
-@dataclass
-class Context:
-    sizes: Sizes
-    backends: tuple[str, ...]
-    cache: Path  # <home>/bench: trees and Parquet, kept
-    scratch: Path  # databases, thrown away
-    pg: Any = None  # a db.pg_cluster.Cluster when "postgres" is measured
-
-    def fresh_dsn(self) -> str:
-        """A new migrated database on the bench's PostgreSQL server."""
-        return self.pg.new_database()
-
-    def fresh_db(self, backend: str, name: str) -> Database:
-        if dialect_for(backend).is_server:
-            return Database(Settings.resolve(db=self.fresh_dsn(), backend=backend, env={}))
-        suffix = "duckdb" if backend == "duckdb" else "sqlite"
-        path = Path(tempfile.mkdtemp(dir=self.scratch)) / f"{name}.{suffix}"
-        return Database(Settings.resolve(db=path, backend=backend, env={}).with_(idle_grace_s=30.0))
-
-
-def _ratio(figs: dict[str, Figure], faster_is_lower: bool = True) -> None:
-    """Write 'N× faster than <other>' on the DuckDB figure."""
-    d, s = figs.get("duckdb"), figs.get("sqlite")
-    if not d or not s or not d.median or not s.median:
-        return
-    r = (s.median / d.median) if faster_is_lower else (d.median / s.median)
-    d.compare = f"{r:,.1f}× vs sqlite"
-    s.compare = f"{1 / r:,.2f}× vs duckdb"
-
-
-def _vs_duckdb(figs: dict[str, Figure], faster_is_lower: bool = True) -> None:
-    """Write 'N× vs duckdb' on the PostgreSQL figure."""
-    d, p = figs.get("duckdb"), figs.get("postgres")
-    if not d or not p or not d.median or not p.median:
-        return
-    r = (d.median / p.median) if faster_is_lower else (p.median / d.median)
-    p.compare = f"{r:,.2f}× vs duckdb"
-
 
 # ---- the benchmarks ----------------------------------------------------------
 def bench_upsert(ctx: Context) -> list[Figure]:
@@ -116,8 +48,8 @@ def bench_upsert(ctx: Context) -> list[Figure]:
 
         target = {"duckdb": 0.5, "postgres": 1.0}.get(backend)
         figs[backend] = Figure(f"upsert {n:,}", backend, "s", target, samples=repeat(once, ctx.sizes.runs))
-    _ratio(figs)
-    _vs_duckdb(figs)
+    ratio(figs)
+    vs_duckdb(figs)
     d, s = figs.get("duckdb"), figs.get("sqlite")
     if d and s and d.median and s.median:
         d.also_required = d.median < s.median
@@ -146,7 +78,7 @@ def bench_scan(ctx: Context) -> list[Figure]:
         secs = repeat(once, max(ctx.sizes.runs - 2, 1))
         rate = Figure(f"scan {n:,}-file tree", backend, "files/s", 100_000, higher_is_better=True,
                       samples=[n / s for s in secs])
-        vs_find = Figure(f"scan vs find -printf", backend, "× find", 1.5, samples=[s / find_s for s in secs],
+        vs_find = Figure("scan vs find -printf", backend, "× find", 1.5, samples=[s / find_s for s in secs],
                          compare=f"find {find_s * 1000:,.0f} ms")
         out += [rate, vs_find]
     return out
@@ -208,14 +140,6 @@ def bench_scan_1m(ctx: Context) -> list[Figure]:
     return out
 
 
-def _catalog(ctx: Context, backend: str) -> Database:
-    from casparian_tui.bench.preview_probe import build
-
-    db = ctx.fresh_db(backend, "catalog")
-    build(db, ctx.sizes.catalog)
-    return db
-
-
 ANALYTICAL_SQL = (
     "SELECT extension, count(*) AS files, sum(size) AS bytes FROM scout_files "
     "WHERE mtime >= ? AND deleted_at IS NULL GROUP BY extension ORDER BY files DESC"
@@ -225,7 +149,7 @@ ANALYTICAL_SQL = (
 def bench_analytical(ctx: Context) -> list[Figure]:
     figs = {}
     for backend in ctx.backends:
-        db = _catalog(ctx, backend)
+        db = catalog(ctx, backend)
         try:
             cutoff = 1_700_000_000_000_000 + ctx.sizes.catalog // 2
             samples = repeat(lambda: timed_ms(lambda: db.query_all(ANALYTICAL_SQL, (cutoff,))), ctx.sizes.runs + 2)
@@ -233,7 +157,7 @@ def bench_analytical(ctx: Context) -> list[Figure]:
             db.close()
         figs[backend] = Figure(f"extension histogram, {ctx.sizes.catalog:,} files", backend, "ms",
                                20.0 if backend == "duckdb" else None, samples=samples)
-    _ratio(figs)
+    ratio(figs)
     d, s = figs.get("duckdb"), figs.get("sqlite")
     if d and s and d.median and s.median:
         d.also_required = s.median / d.median >= 20
@@ -249,7 +173,7 @@ def bench_preview(ctx: Context) -> list[Figure]:
     for backend in ctx.backends:
         # Preview asks a catalog on disk, as a user meets it: the actor closes
         # the file when idle (a checkpoint), so reopen after building it.
-        built = _catalog(ctx, backend)
+        built = catalog(ctx, backend)
         built.close()
         db = Database(built.settings)
         try:
@@ -267,7 +191,7 @@ def bench_preview(ctx: Context) -> list[Figure]:
         if backend == "duckdb":  # the target is per query: every pattern must meet it
             fig.also_required = per_pattern[worst] <= 50.0
         figs[backend] = fig
-    _ratio(figs)
+    ratio(figs)
     return list(figs.values())
 
 
@@ -291,7 +215,7 @@ def bench_tui_refresh(ctx: Context) -> list[Figure]:
 
     out = []
     for backend in ctx.backends:
-        db = _catalog(ctx, backend)
+        db = catalog(ctx, backend)
         db.close()
         # The TUI's own idle grace (not the bench's 30 s), as the probe and a user have it.
         db = Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))
@@ -366,8 +290,8 @@ def bench_claims(ctx: Context) -> list[Figure]:
         figs[backend] = Figure(f"claim + complete {n:,} jobs", backend, "jobs/s",
                                5000 if backend == "duckdb" else 3000, higher_is_better=True,
                                samples=repeat(once, max(ctx.sizes.runs - 2, 1), warmup=0))
-    _ratio(figs, faster_is_lower=False)
-    _vs_duckdb(figs, faster_is_lower=False)
+    ratio(figs, faster_is_lower=False)
+    vs_duckdb(figs, faster_is_lower=False)
     return list(figs.values())
 
 
@@ -384,108 +308,11 @@ def bench_run(ctx: Context) -> list[Figure]:
                                note="whole command: start-up, registering, queuing, 2 workers; "
                                     "new files and home each time")
     pg, d = figs.get("postgres"), figs.get("duckdb")
-    _vs_duckdb(figs, faster_is_lower=False)
+    vs_duckdb(figs, faster_is_lower=False)
     if pg and d and pg.median and d.median:
         pg.also_required = pg.median >= d.median
         pg.note += "; target: ≥ 1,000 files/s and at least the duckdb backend's"
     return list(figs.values())
-
-
-def bench_coexist(ctx: Context) -> list[Figure]:
-    """A scan while users read beside it: two loops of real `casparian files` processes every 0.3 s
-    and an in-process reader every 0.5 s. The scan's slowdown and both readers' latencies."""
-    from casparian_tui.bench.coexist_probe import pct, scan_once
-
-    n = ctx.sizes.tree_1m
-    root = corpora.tree(ctx.cache, n)
-    scan_once(root, "-", None)  # warm the page cache; not counted
-    alone, shared, latencies, cli = [], [], [], []
-    # Interleaved pairs: with three, whole runs' medians spread from +3.8 to +16.2 % (a 1M scan
-    # alone varies 4.1-5.3 s between runs); with two, the p95 jumped by 0.5 s.
-    for _ in range(ctx.sizes.runs):
-        alone.append(scan_once(root, "-", None)["scan_s"])
-        run = scan_once(root, "-", 0.5, loops=2, loop_sleep=0.3)
-        shared.append(run["scan_s"])
-        latencies.extend(run["latencies"])
-        cli.extend(run["cli_latencies"])
-    # One slowdown per pair: each shared scan against the scan alone just before it.
-    slowdowns = [100 * (s / a - 1) for a, s in zip(alone, shared)]
-    out = [Figure(f"scan {n:,} files, slowdown with two `files` loops (0.3 s) and an in-process reader",
-                  "duckdb", "%", 10.0, samples=slowdowns, compare=f"alone {statistics.median(alone):.2f} s",
-                  note=f"median of {len(slowdowns)} interleaved pairs")]
-    if cli:
-        out.append(Figure("`casparian files --limit 5 --json` during that scan, wall incl. start-up (p95)",
-                          "duckdb", "s", 0.6, samples=[pct(cli, 95)],
-                          compare=f"p50 {pct(cli, 50):.2f} s, {len(cli)} calls"))
-    if latencies:
-        out.append(Figure("in-process read during that scan, served by the holder (p95)", "duckdb", "s", 0.05,
-                          samples=[pct(latencies, 95)],
-                          compare=f"p50 {pct(latencies, 50) * 1000:.0f} ms, {len(latencies)} calls"))
-    return out
-
-
-def bench_coexist_tui(ctx: Context) -> list[Figure]:
-    """A `casparian run` while a real `casparian tui` shows Jobs on the same DuckDB file."""
-    from casparian_tui.bench.tui_coexist_probe import pairs
-
-    quick = ctx.sizes.catalog < FULL.catalog
-    files = ctx.sizes.run_files if quick else 3_000
-    measured = pairs(ctx.scratch, files, max(ctx.sizes.runs - 2, 1))
-    slowdowns = [100 * (beside / alone - 1) for alone, beside in measured]
-    alone = statistics.median(a for a, _ in measured)
-    return [Figure(f"casparian run, {files:,} small CSV files, slowdown with `casparian tui` open on Jobs", "duckdb",
-                   "%", None if quick else 5.0, samples=slowdowns, compare=f"alone {alone:.2f} s",
-                   note=f"median of {len(slowdowns)} interleaved pairs; the TUI on a pseudo-terminal, 120×40"
-                        + ("; target ≤ 5 % on 3,000 files (not judged in --quick)" if quick else ""))]
-
-
-def bench_startup(ctx: Context) -> list[Figure]:
-    """What a user waits for a CLI call, start-up included: --version, and a small `files` read."""
-    from casparian_tui.bench.startup_probe import files_json, version_vs_bare
-
-    quick = ctx.sizes.catalog < FULL.catalog  # tiny inputs are shown, not judged against full-size targets
-    runs = ctx.sizes.runs * 2
-    v = version_vs_bare(runs)
-    ms = {k: statistics.median(v[k]) * 1000 for k in ("version_s", "bare_s")}
-    out = [Figure("casparian --version vs python -c pass", "-", "×", None if quick else 3.0, samples=v["ratios"],
-                  compare=f"{ms['version_s']:.0f} ms vs {ms['bare_s']:.0f} ms",
-                  note=f"{runs} interleaved pairs of whole processes"
-                       + ("; target ≤ 3× (not judged in --quick)" if quick else ""))]
-    for backend in ctx.backends:
-        db = _catalog(ctx, backend)
-        db.close()
-        target = 0.5 if backend == "duckdb" and not quick else None
-        note = "whole process, the catalog on disk and closed"
-        if quick and backend == "duckdb":
-            note += "; target ≤ 0.5 s on 1,000,000 files (not judged in --quick)"
-        out.append(Figure(f"casparian files --limit 5 --json, {ctx.sizes.catalog:,} files", backend, "s", target,
-                          samples=files_json(db.path, backend, runs), note=note))
-    return out
-
-
-def bench_idle_tui(ctx: Context) -> list[Figure]:
-    """CPU an idle TUI uses on each screen: it should watch the change stamp, not poll the database."""
-    from casparian_tui.bench.tui_probe import idle_cpu
-
-    quick = ctx.sizes.catalog < FULL.catalog
-    names = {"1": "Discover", "2": "Jobs", "3": "Bench", "4": "Settings"}
-    out = []
-    for backend in ctx.backends:
-        db = _catalog(ctx, backend)
-        db.close()
-        db = Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))
-        try:
-            per_screen = asyncio.run(idle_cpu(db, 1.5 if quick else 10.0))
-        finally:
-            db.close()
-        fig = Figure(f"idle TUI, {ctx.sizes.catalog:,} files", backend, "% of a core", None if quick else 1.0,
-                     samples=list(per_screen.values()),
-                     note="per screen: " + ", ".join(f"{names[k]} {v:.2f} %" for k, v in per_screen.items())
-                          + ("; target ≤ 1 % on every screen (not judged in --quick)" if quick else ""))
-        if not quick:
-            fig.also_required = max(per_screen.values()) <= 1.0
-        out.append(fig)
-    return out
 
 
 def bench_hash(ctx: Context) -> list[Figure]:

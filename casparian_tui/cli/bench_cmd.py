@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         parents=parents,
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
-    p.add_argument("--quick", action="store_true", help="small sizes of everything (well under a minute)")
+    p.add_argument("--quick", action="store_true", help="small sizes of everything (a minute or two); figures are shown, not judged")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON to PATH")
     p.add_argument("--markdown", dest="markdown_path", metavar="PATH",
                    help="also write the table as Markdown to PATH (as in the README's Performance section)")
@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
 def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     from casparian_tui.bench import report
-    from casparian_tui.bench.suite import BENCHMARKS, FULL, QUICK, SERVER_BENCHMARKS, Context as BenchContext
+    from casparian_tui.bench.context import FULL, QUICK, SERVER_BENCHMARKS, Context as BenchContext
+    from casparian_tui.bench.suite import BENCHMARKS
 
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
@@ -91,6 +92,7 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             for fig in BENCHMARKS[name](run_ctx):
                 fig.name = name
+                fig.judged = not args.quick
                 figures.append(fig)
             print(f"  {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     finally:
@@ -101,6 +103,8 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
              f"load average {load_before} before, {report.load_average()} after")
     report.print_table(figures, title)
     print(f"{len(figures)} figures in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if args.quick:
+        print("--quick: small inputs, so no figure is judged against its (full-size) target.", file=sys.stderr)
     if args.json_path:
         report.write_json(figures, Path(args.json_path))
     if args.markdown_path:

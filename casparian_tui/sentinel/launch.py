@@ -52,7 +52,7 @@ def start_run(settings: Settings, parser_file: Path, parser: str, tag: str, befo
     env = dict(os.environ)
     env["CASPARIAN_HOME"] = str(settings.home)
     env["CASPARIAN_BACKEND"] = settings.backend
-    env["CASPARIAN_DB"] = settings.dsn if settings.backend == "postgres" else str(settings.db_path)
+    env["CASPARIAN_DB"] = settings.db_arg  # not argv: a DSN may hold a password
     env.pop("CASPARIAN_READONLY", None)
     with open(log, "ab") as out:
         process = subprocess.Popen(
