@@ -21,6 +21,7 @@ from casparian_tui.tui.screens.base import ModeScreen
 from casparian_tui.tui.screens.discover_edit import DiscoverEditMixin, rule_cells
 from casparian_tui.tui.screens.dialogs import AddSourceDialog, FilterRequest, RuleDialog, RuleRequest, TagDialog
 from casparian_tui.tui.screens.discover_filters import DiscoverFilterMixin
+from casparian_tui.tui.screens.discover_frequency import DiscoverFrequencyMixin
 from casparian_tui.tui.screens.file_table import FileTableLayout
 from casparian_tui.tui.widgets.fixed_table import FixedTable
 from casparian_tui.tui.widgets.footer import Footer
@@ -48,12 +49,13 @@ HELP_KEYS = [
     ("e", "Rules panel: disable / enable the rule"),
     ("f", "filter by tag, status, extension"),
     ("c", "filter: duplicates, hash set, changed in last scan"),
+    ("F", "frequency: folder, extension, tag, size, status"),
     ("] [", "next / previous page of files"),
     ("Esc", "cancel a scan; clear the pattern and leave the box"),
 ]
 
 
-class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
+class DiscoverScreen(DiscoverFilterMixin, DiscoverFrequencyMixin, DiscoverEditMixin, ModeScreen):
     TITLE = "Discover"
     BINDINGS = [
         Binding("s", "add_source", "Add source"),
@@ -65,6 +67,7 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverEditMixin, ModeScreen):
         Binding("u", "untag", "Untag", show=False),
         Binding("f", "filter", "Filter"),
         Binding("c", "content_filter", "Content", show=False),
+        Binding("F", "frequency", "Frequency", show=False),
         Binding("o", "cycle_sort", "Sort", show=False),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
         Binding("d", "delete_rule", "Delete rule", show=False),
