@@ -55,19 +55,24 @@ def record_notifications(app) -> list[str]:
     return seen
 
 
+async def press_r_in_bench(pilot) -> None:
+    """Parser Bench with the form filled (parser, tag) and the parser list focused, then r."""
+    await settle(pilot)
+    await pilot.press("3")
+    await settle(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#bench-parser").value = str(PARSER)
+    screen.query_one("#bench-tag").value = TAG
+    screen.query_one("#bench-parsers").focus()
+    await pilot.press("r")
+
+
 @pilot_test
 async def test_r_in_parser_bench_runs_the_parser_in_the_background_until_done(tmp_path, backend, monkeypatch):
     app = app_with_tagged_files(tmp_path, monkeypatch, backend=backend)
     seen = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-        screen = app.screen
-        screen.query_one("#bench-parser").value = str(PARSER)
-        screen.query_one("#bench-tag").value = TAG
-        screen.query_one("#bench-parsers").focus()
-        await pilot.press("r")
+        await press_r_in_bench(pilot)
         await wait_until(pilot, lambda: any("Started jsonl_records" in m for m in seen), timeout=30)
         assert any("quitting the TUI does not stop it" in m for m in seen)
         assert "run jsonl_records on pick" in app.run_progress
@@ -108,14 +113,7 @@ async def test_read_only_refuses_to_start_a_run(tmp_path, monkeypatch):
     app = app_with_tagged_files(tmp_path, monkeypatch, read_only=True)
     seen = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-        screen = app.screen
-        screen.query_one("#bench-parser").value = str(PARSER)
-        screen.query_one("#bench-tag").value = TAG
-        screen.query_one("#bench-parsers").focus()
-        await pilot.press("r")
+        await press_r_in_bench(pilot)
         await settle(pilot)
         await pilot.press("2", "n")
         await settle(pilot)

@@ -84,3 +84,12 @@ def catalog(ctx: Context, backend: str) -> Database:
     db = ctx.fresh_db(backend, "catalog")
     build(db, ctx.sizes.catalog)
     return db
+
+
+def tui_catalog(ctx: Context, backend: str) -> Database:
+    """The bench catalog, closed and reopened with the TUI's own idle grace (not the bench's 30 s), as a user has it."""
+    from casparian_tui.config import DEFAULT_IDLE_GRACE_S
+
+    db = catalog(ctx, backend)
+    db.close()
+    return Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 
-from casparian_tui.bench.context import FULL, Context, catalog
+from casparian_tui.bench.context import FULL, Context, catalog, tui_catalog
 from casparian_tui.bench.measure import Figure
-from casparian_tui.config import DEFAULT_IDLE_GRACE_S
-from casparian_tui.db import Database
 from casparian_tui.bench import corpora
 
 
@@ -92,9 +90,7 @@ def bench_idle_tui(ctx: Context) -> list[Figure]:
     names = {"1": "Discover", "2": "Jobs", "3": "Bench", "4": "Settings"}
     out = []
     for backend in ctx.backends:
-        db = catalog(ctx, backend)
-        db.close()
-        db = Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))
+        db = tui_catalog(ctx, backend)
         try:
             per_screen = asyncio.run(idle_cpu(db, 1.5 if quick else 10.0))
         finally:

@@ -17,10 +17,9 @@ from typing import Callable
 import pyarrow as pa
 
 from casparian_tui.bench import corpora
-from casparian_tui.bench.context import CLAIM_WORKERS, FULL, Context, catalog, ratio, vs_duckdb
+from casparian_tui.bench.context import CLAIM_WORKERS, FULL, Context, catalog, ratio, tui_catalog, vs_duckdb
 from casparian_tui.bench.measure import Figure, repeat, timed_ms
 from casparian_tui.bench.side_by_side import bench_coexist, bench_coexist_tui, bench_idle_tui, bench_startup
-from casparian_tui.config import DEFAULT_IDLE_GRACE_S
 from casparian_tui.db import Database
 from casparian_tui.db.dialect import dialect_for
 
@@ -215,10 +214,7 @@ def bench_tui_refresh(ctx: Context) -> list[Figure]:
 
     out = []
     for backend in ctx.backends:
-        db = catalog(ctx, backend)
-        db.close()
-        # The TUI's own idle grace (not the bench's 30 s), as the probe and a user have it.
-        db = Database(db.settings.with_(idle_grace_s=DEFAULT_IDLE_GRACE_S))
+        db = tui_catalog(ctx, backend)
         try:
             res = asyncio.run(measure(db, ctx.sizes.runs + 2))
         finally:
