@@ -198,3 +198,43 @@ def test_read_only_switch_and_write_access_request(settings):
         with pytest.raises(ReadOnlyViolation):
             db.execute("add a source", "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('b','/',0,0)")
         assert db.query_value("SELECT count(*) FROM scout_sources") == 1
+
+
+def test_a_signal_another_thread_takes_still_reaches_the_waiting_main_thread(db):
+    """The kernel may hand SIGTERM/SIGINT to any thread (ours, DuckDB's); Python runs the handler in
+    the main thread only when it runs bytecode, so waiting for a reply must not be one untimed wait."""
+    import signal
+
+    class Stopped(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stopped()
+
+    release = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, handler)
+    guard = threading.Timer(30, release.set)  # "it never came": the request ends by itself then
+    guard.start()
+    try:
+        fut = db.submit_read(lambda conn: release.wait())
+        main = threading.get_ident()
+
+        def main_waits_for_the_reply() -> bool:
+            # sys._current_frames (documented, CPython): where the main thread is right now
+            frame = sys._current_frames()[main]
+            while frame is not None and frame.f_code.co_name != "result":
+                frame = frame.f_back
+            return frame is not None
+
+        def signal_once_main_waits() -> None:
+            wait_for(main_waits_for_the_reply, timeout=30, interval=0.005)
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # taken by this thread, not main
+
+        with pytest.raises(Stopped):
+            threading.Thread(target=signal_once_main_waits).start()
+            fut.result()
+        assert not release.is_set(), "the handler ran only after the request had finished"
+    finally:
+        release.set()
+        guard.cancel()
+        signal.signal(signal.SIGUSR1, previous)

@@ -39,6 +39,8 @@ from casparian_tui.errors import (
 _IDLE_POLL_S = 0.05
 # While a read of ours holds the file, look for a writer kept out this often.
 _OVERSTAY_POLL_S = 0.05
+# How often a main thread waiting for a reply wakes to run signal handlers.
+_MAIN_WAKE_S = 0.2
 
 
 class DbFuture(Future):
@@ -52,6 +54,20 @@ class DbFuture(Future):
         """Cancel the request if still queued, interrupt it if running."""
         if not self.cancel():
             self._actor._interrupt(self)
+
+    def result(self, timeout: float | None = None) -> Any:
+        if timeout is not None or threading.current_thread() is not threading.main_thread():
+            return super().result(timeout)
+        # The main thread wakes now and then: a signal the kernel hands to
+        # another thread (ours, or DuckDB's) runs its Python handler (Ctrl+C,
+        # SIGTERM) only when the main thread runs bytecode, never inside an
+        # untimed wait, so a blocked CLI would not stop.
+        while True:
+            try:
+                return super().result(_MAIN_WAKE_S)
+            except TimeoutError:
+                if self.done():  # the request itself raised TimeoutError
+                    return super().result()
 
 
 @dataclass
