@@ -6,11 +6,11 @@ from casparian_tui.scout.catalog import FileFilter
 from casparian_tui.scout.file_frequency import file_frequency
 from casparian_tui.tui.screens.discover_frequency import FrequencyColumnDialog
 from casparian_tui.tui.screens.result_dialogs import FrequencyScreen
-from conftest import FILE_BACKENDS
+
 from tui_support import SIZE, make_app, pilot_test, settle, tui_settings, wait_until
 
 
-@pytest.mark.parametrize("backend", FILE_BACKENDS)
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])  # the demo app runs on the file backends
 @pilot_test
 async def test_frequency_of_extensions_then_of_folders_within_a_filter(tmp_path, monkeypatch, backend):
     app = make_app(tui_settings(tmp_path, backend, monkeypatch), demo=True)
