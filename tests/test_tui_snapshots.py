@@ -6,7 +6,6 @@ Deterministic: fixed size, UTC, fixed demo corpus and job timestamps, a fake
 $HOME so paths read ~/.casparian_flow/..., no blinking cursors.
 """
 
-import time
 
 import pytest
 
@@ -96,26 +95,32 @@ def test_discover_rule_delete_confirm(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=SIZE, run_before=disable_then_delete)
 
 
-def test_discover_file_detail(snap_compare, tmp_path, monkeypatch):
-    """Enter on a csv file with a completed job: its tags and why, the job and its rows."""
+def pin_scan_times(app) -> None:
+    """Times the file detail shows, fixed for snapshots."""
     from tui_support import FIXED_US
 
-    app = build(tmp_path, monkeypatch, "normal")
     app.db.write("fix the scan times", lambda c: c.execute(
         "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
     # "last seen" also counts the latest complete scan (unchanged rows are not rewritten)
     app.db.write("fix the scan runs", lambda c: c.execute("UPDATE scout_scan_runs SET started_at = ?", (FIXED_US,)))
 
-    async def open_detail(pilot):
-        await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
-        await pilot.press(*"csv", "enter")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_detail)
+async def open_file_detail(pilot) -> None:
+    """Filter to csv files, then Enter on the first one."""
+    await settle(pilot)
+    await pilot.press("f")
+    await settle(pilot)
+    await pilot.press(*"csv", "enter")
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def test_discover_file_detail(snap_compare, tmp_path, monkeypatch):
+    """Enter on a csv file with a completed job: its tags and why, the job and its rows."""
+    app = build(tmp_path, monkeypatch, "normal")
+    pin_scan_times(app)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_file_detail)
 
 
 # ---- the Query screen and the Outputs browser -------------------------------------------------

@@ -7,8 +7,8 @@ Same deterministic set-up as test_tui_snapshots.py.
 
 import pytest
 
-from test_tui_snapshots import build, query_app
-from tui_support import FIXED_US, settle, wait_until
+from test_tui_snapshots import build, open_file_detail, pin_scan_times, query_app
+from tui_support import settle, wait_until
 
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
@@ -29,16 +29,6 @@ async def _outputs(pilot) -> None:
     await settle(pilot)
 
 
-async def _file_detail(pilot) -> None:
-    await settle(pilot)
-    await pilot.press("f")
-    await settle(pilot)
-    await pilot.press(*"csv", "enter")
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-
-
 SCREENS = {
     "discover": lambda pilot: _mode(pilot, "1"),
     "jobs": lambda pilot: _mode(pilot, "2"),
@@ -47,7 +37,7 @@ SCREENS = {
     "settings": lambda pilot: _mode(pilot, "4"),
     "query": lambda pilot: _mode(pilot, "5"),
     "outputs": _outputs,
-    "file_detail": _file_detail,
+    "file_detail": open_file_detail,
 }
 
 
@@ -60,11 +50,8 @@ def _utc(utc):
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_screen_at_size(snap_compare, tmp_path, monkeypatch, screen, size):
     app = query_app(tmp_path, monkeypatch) if screen == "outputs" else build(tmp_path, monkeypatch, "normal")
-    if screen == "file_detail":  # "last seen" also counts the latest complete scan
-        app.db.write("fix the scan times", lambda c: c.execute(
-            "UPDATE scout_files SET first_seen_at = ?, last_seen_at = ?", (FIXED_US, FIXED_US)))
-        app.db.write("fix the scan runs", lambda c: c.execute(
-            "UPDATE scout_scan_runs SET started_at = ?", (FIXED_US,)))
+    if screen == "file_detail":
+        pin_scan_times(app)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCREENS[screen])
 
 
