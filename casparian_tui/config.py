@@ -15,6 +15,11 @@ from casparian_tui.errors import UsageError
 BACKENDS = ("duckdb", "sqlite", "postgres")
 PG_PREFIXES = ("postgresql://", "postgres://")
 DB_FILENAMES = {"duckdb": "casparian_flow.duckdb", "sqlite": "casparian_flow.sqlite"}
+
+
+def db_file(folder: Path, backend: str, stem: str) -> Path:
+    """A database file named `stem` in `folder`, with the file backend's own suffix."""
+    return folder / (stem + Path(DB_FILENAMES[backend]).suffix)
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DEFAULT_WAIT_S = 30.0
 DEFAULT_IDLE_GRACE_S = 0.3

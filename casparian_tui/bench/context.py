@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from casparian_tui.bench.measure import Figure
-from casparian_tui.config import Settings
+from casparian_tui.config import Settings, db_file
 from casparian_tui.db import Database
 from casparian_tui.db.dialect import dialect_for
 
@@ -54,8 +54,7 @@ class Context:
     def fresh_db(self, backend: str, name: str) -> Database:
         if dialect_for(backend).is_server:
             return Database(Settings.resolve(db=self.fresh_dsn(), backend=backend, env={}))
-        suffix = "duckdb" if backend == "duckdb" else "sqlite"
-        path = Path(tempfile.mkdtemp(dir=self.scratch)) / f"{name}.{suffix}"
+        path = db_file(Path(tempfile.mkdtemp(dir=self.scratch)), backend, name)
         return Database(Settings.resolve(db=path, backend=backend, env={}).with_(idle_grace_s=30.0))
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from casparian_tui.config import Settings
+from casparian_tui.config import Settings, db_file
 from casparian_tui.db import Database
 
 SEED = 42
@@ -151,8 +151,7 @@ def import_s(scratch: Path, backend: str, path: Path) -> float:
 
 
 def _fresh(scratch: Path, backend: str) -> Database:
-    suffix = "duckdb" if backend == "duckdb" else "sqlite"
-    path = Path(tempfile.mkdtemp(dir=scratch)) / f"hash.{suffix}"
+    path = db_file(Path(tempfile.mkdtemp(dir=scratch)), backend, "hash")
     return Database(Settings.resolve(db=path, backend=backend, env={}).with_(idle_grace_s=30.0))
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from casparian_tui.config import Settings
+from casparian_tui.config import Settings, db_file
 from casparian_tui.db import Database
 from casparian_tui.scout.file_merge import upsert_files
 from casparian_tui.scout.scanner import Scanner
@@ -61,7 +61,7 @@ def time_find(root: Path, repeat: int = 3) -> float:
 
 
 def fresh_db(workdir: Path, backend: str) -> Database:
-    path = workdir / f"probe_{backend}.{'duckdb' if backend == 'duckdb' else 'sqlite'}"
+    path = db_file(workdir, backend, f"probe_{backend}")
     for suffix in ("", ".wal", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     return Database(Settings.resolve(db=path, backend=backend, env={}))
