@@ -89,8 +89,8 @@ def propose(conn: Connection, parser: str, output: str, columns: Columns) -> tup
     cid = conn.query_value("SELECT id FROM schema_contracts WHERE parser_name = ? AND output_name = ?",
                            [parser, output])
     if cid is None:
-        conn.execute("INSERT INTO schema_contracts (parser_name, output_name, created_at) VALUES (?, ?, ?)",
-                     [parser, output, now])
+        conn.execute("INSERT INTO schema_contracts (parser_name, output_name, created_at) VALUES (?, ?, ?)"
+                     " ON CONFLICT (parser_name, output_name) DO NOTHING", [parser, output, now])
         cid = conn.query_value("SELECT id FROM schema_contracts WHERE parser_name = ? AND output_name = ?",
                                [parser, output])
     latest = conn.query_one("SELECT version, columns_json FROM schema_contract_versions WHERE contract_id = ? "

@@ -87,7 +87,7 @@ def register_paths(conn: Connection, files: list[DiskFile]) -> pa.Table:
             "mtime": pa.array([files[i].mtime for i in missing], pa.int64()),
             "first_seen_at": pa.array([now] * len(missing), pa.int64()),
             "last_seen_at": pa.array([now] * len(missing), pa.int64()),
-        }))
+        }), conflict="ON CONFLICT (source_id, rel_path) DO NOTHING")  # a concurrent run on a server may have won
         found.update(_lookup(conn, [adhoc] * len(missing), rels, missing, [1] * len(missing)))
     order = sorted(found)
     return _file_table([found[i] for i in order], [files[i].size for i in order], [files[i].mtime for i in order])
@@ -116,8 +116,9 @@ def _adhoc_source(conn: Connection) -> int:
     sid = conn.query_value("SELECT id FROM scout_sources WHERE name = ?", [ADHOC_SOURCE])
     if sid is None:
         now = q.now_us()
-        conn.execute("INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES (?, '/', ?, ?)",
-                     [ADHOC_SOURCE, now, now])
+        # Two runs on a server can both get here; the loser's insert does nothing.
+        conn.execute("INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES (?, '/', ?, ?)"
+                     " ON CONFLICT (name) DO NOTHING", [ADHOC_SOURCE, now, now])
         sid = conn.query_value("SELECT id FROM scout_sources WHERE name = ?", [ADHOC_SOURCE])
     return sid
 
