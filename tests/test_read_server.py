@@ -258,6 +258,20 @@ def test_files_cli_is_served_during_a_holder(db_path, holder, tmp_path):
     assert not any(e["event"] == "open" for e in events), events
 
 
+def test_a_served_cli_read_loads_neither_duckdb_nor_the_lease_lock(db_path, holder, tmp_path):
+    # What a served reader does not import, it does not pay for at start-up.
+    trace_file = tmp_path / "trace.jsonl"
+    env = dict(os.environ, CASPARIAN_DB_TRACE=str(trace_file))
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "casparian_tui", "--db", str(db_path), "files",
+                          "--limit", "5", "--json", "--wait", "5"], capture_output=True, text=True, env=env,
+                         cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "casparian_tui.db.remote_connection" in loaded  # the list is real
+    assert any(e["event"] == "served" for e in trace.read(trace_file))
+    assert sorted(m for m in loaded if m.split(".")[0] in ("duckdb", "filelock", "pyarrow")) == []
+
+
 def test_sqlite_holders_serve_nothing(tmp_path):
     settings = Settings.resolve(db=tmp_path / "x.sqlite", env={})
     with Database(settings) as db:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import atexit
 import queue
+import sys
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import duckdb
 import sqlite3
 
 from casparian_tui.config import Settings
-from casparian_tui.db import duckdb_backend, sqlite_backend, trace
+from casparian_tui.db import sqlite_backend, trace
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import locked_error
 from casparian_tui.db.remote_connection import NotServed
@@ -103,6 +103,22 @@ class _OverstayWatch:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _from_duckdb(exc: BaseException, kind: str) -> bool:
+    """`exc` is DuckDB's `kind` of error. A process that has not loaded duckdb
+    cannot have one, and a read served by another process never loads it
+    (importing it costs a CLI call ~0.1 s)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, getattr(duckdb, kind))
+
+
+def _duckdb_read_only(exc: BaseException) -> bool:
+    if "casparian_tui.db.duckdb_backend" not in sys.modules:
+        return False
+    from casparian_tui.db import duckdb_backend
+
+    return duckdb_backend.is_read_only_error(exc)
 
 
 class DbActor:
@@ -303,7 +319,7 @@ class DbActor:
         if isinstance(exc, NotServed):  # a second refusal: should not happen, never leak it
             exc = DatabaseError(f"Database error: {exc}")
         req.future.set_exception(self._translate(exc, req))
-        if isinstance(exc, duckdb.FatalException):
+        if _from_duckdb(exc, "FatalException"):
             self.file.close()
 
     def _attempt(self, req: _Request, use_holder: bool, watch: bool) -> Any:
@@ -316,7 +332,9 @@ class DbActor:
             self._current = req
         try:
             return req.fn(conn)
-        except (duckdb.InterruptException, QueryInterrupted):
+        except Exception as exc:
+            if not (isinstance(exc, QueryInterrupted) or _from_duckdb(exc, "InterruptException")):
+                raise
             if watcher is not None and watcher.fired:
                 raise _Overstayed from None
             raise
@@ -332,15 +350,15 @@ class DbActor:
     def _translate(self, exc: BaseException, req: _Request) -> BaseException:
         if isinstance(exc, DatabaseError):
             return exc
-        if isinstance(exc, duckdb.InterruptException) or (
+        if _from_duckdb(exc, "InterruptException") or (
             isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
         ):
             err = QueryInterrupted("The query was interrupted.")
-        elif duckdb_backend.is_read_only_error(exc) or sqlite_backend.is_read_only_error(exc):
+        elif _duckdb_read_only(exc) or sqlite_backend.is_read_only_error(exc):
             err = ReadOnlyViolation(req.action)
         elif sqlite_backend.is_lock_error(exc):
             err = locked_error(self.settings.db_path, None)
-        elif isinstance(exc, (duckdb.Error, sqlite3.Error)):
+        elif _from_duckdb(exc, "Error") or isinstance(exc, sqlite3.Error):
             err = DatabaseError(f"Database error: {exc}")
         else:
             return exc

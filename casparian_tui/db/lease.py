@@ -126,7 +126,6 @@ import threading
 import time
 from pathlib import Path
 
-import filelock
 
 from casparian_tui.errors import DatabaseError, DatabaseLocked
 
@@ -181,7 +180,7 @@ class WriterLease:
     def __init__(self, db_path: Path, command: str):
         self.db_path = db_path
         self.command = command
-        self._lock = filelock.FileLock(str(lock_path(db_path)), thread_local=False)
+        self._lock = None  # a filelock.FileLock once we first try; a served reader never does
         self._since: float | None = None
         self._activity = ""
         # set_activity may come from any thread; it must never write a record
@@ -190,12 +189,16 @@ class WriterLease:
 
     @property
     def held(self) -> bool:
-        return self._lock.is_locked
+        return self._lock is not None and self._lock.is_locked
 
     def acquire(self, timeout: float) -> bool:
         """Take the lease, waiting up to `timeout` seconds; False if not taken."""
         if self.held:
             return True
+        import filelock  # ~15 ms: not for a process whose reads are served
+
+        if self._lock is None:
+            self._lock = filelock.FileLock(str(lock_path(self.db_path)), thread_local=False)
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=timeout, poll_interval=0.05)

@@ -13,11 +13,10 @@ from __future__ import annotations
 import random
 import time
 
-import duckdb
 import sqlite3
 
 from casparian_tui.config import Settings
-from casparian_tui.db import duckdb_backend, lock_probe, schema_gate, sqlite_backend, trace
+from casparian_tui.db import lock_probe, schema_gate, trace
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import WriterLease, cannot_write, describe_holder, locked_error, read_holder
 from casparian_tui.db.read_server import ReadServer
@@ -156,7 +155,16 @@ class SharedFile:
             self._marker.withdraw()
 
     def open(self, read_only: bool, deadline: float) -> Connection:
-        factory = duckdb_backend.DuckDBConnection if self.settings.backend == "duckdb" else sqlite_backend.SQLiteConnection
+        # Imported here, not above: a process whose reads are served never opens the file.
+        if self.settings.backend == "duckdb":
+            import duckdb
+
+            from casparian_tui.db.duckdb_backend import DuckDBConnection as factory, is_lock_error
+            engine_error: type[Exception] = duckdb.IOException
+        else:
+            from casparian_tui.db.sqlite_backend import SQLiteConnection as factory
+
+            engine_error, is_lock_error = sqlite3.Error, lambda exc: False
         delay = _BACKOFF_START_S
         probe_misses, looked_free = 0, False
         started = time.monotonic()
@@ -179,8 +187,8 @@ class SharedFile:
                     if not read_only and self.settings.backend == "duckdb" and self.settings.serve_reads:
                         self.server.start(conn.reader_cursor)
                     return conn
-                except duckdb.IOException as exc:
-                    if not duckdb_backend.is_lock_error(exc):
+                except engine_error as exc:
+                    if not is_lock_error(exc):
                         raise _open_error(self.settings.db_path, exc, read_only) from exc
                     self._marker.announce(writer=not read_only)
                     holder, pid = self._lock_holder(exc, read_only)
@@ -199,8 +207,6 @@ class SharedFile:
                         looked_free = False
                         time.sleep(delay * random.uniform(0.5, 1.5))  # the probe cannot see this lock
                         delay = min(delay * 1.6, _BACKOFF_MAX_S)
-                except sqlite3.Error as exc:
-                    raise _open_error(self.settings.db_path, exc, read_only) from exc
                 except OSError as exc:
                     raise cannot_write(self.settings.db_path.parent, exc) from exc
         finally:
@@ -211,7 +217,9 @@ class SharedFile:
         """Who holds DuckDB's lock: the lease record if its writer is the one
         (not when the record is our own: we took the lease, someone else has
         the file, e.g. a long read), else the pid DuckDB or F_GETLK names."""
-        pid = duckdb_backend.lock_error_pid(exc) or lock_probe.conflicting_pid(
+        from casparian_tui.db.duckdb_backend import lock_error_pid
+
+        pid = lock_error_pid(exc) or lock_probe.conflicting_pid(
             self.settings.db_path, write=not read_only)
         holder = None if self.lease.held else read_holder(self.settings.db_path)
         if holder is not None and pid is not None and holder.get("pid") != pid:
