@@ -400,3 +400,30 @@ def test_an_interrupted_served_read_stops_on_the_holder_and_the_next_is_served(d
         assert db.query_value("SELECT count(*) FROM t") == 1000
         assert db.actor.opens == 0  # still served, on the same connection
     assert _finish(holder)["served"] >= 2
+
+
+def test_the_holder_switches_threads_eagerly_only_while_a_caller_is_connected(tmp_path):
+    # A caller's handler needs the GIL back a dozen times per statement; a busy holder
+    # would make it wait the whole default switch interval each time.
+    from casparian_tui.db.duckdb_backend import DuckDBConnection
+    from casparian_tui.db.read_server import ReadServer, _SERVING_SWITCH_S
+
+    path = tmp_path / "own.duckdb"
+    own = DuckDBConnection(path, read_only=False)
+    server = ReadServer(path, "casparian scan (test)")
+    usual = sys.getswitchinterval()
+    assert server.start(own.reader_cursor)
+    try:
+        assert sys.getswitchinterval() == usual  # nobody connected yet
+        record = json.loads(read_wire.record_file(path).read_text())  # our own: read_record skips it
+        caller = Client(record["socket"], family="AF_UNIX")
+        key = bytes.fromhex(record["key"])
+        answer_challenge(caller, key)
+        deliver_challenge(caller, key)
+        assert _ask(caller, ("all", "SELECT 42", ())) == ("ok", [(42,)])
+        assert sys.getswitchinterval() == pytest.approx(_SERVING_SWITCH_S)
+        caller.close()
+        assert wait_for(lambda: sys.getswitchinterval() == usual, timeout=30), "the usual interval never came back"
+    finally:
+        server.stop()
+        own.close()
