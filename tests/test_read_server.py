@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 from multiprocessing.connection import AuthenticationError, Client, answer_challenge, deliver_challenge
 
 import pytest

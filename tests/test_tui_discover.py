@@ -45,6 +45,8 @@ async def test_add_source_scans_and_reports_files_found(tmp_path, backend, monke
         await pilot.press("enter")
         await wait_until(pilot, lambda: "files found" in str(app.screen.query_one("#scan-label", Static).render()))
         assert "37 files found" in str(app.screen.query_one("#scan-label", Static).render())
+        # An indeterminate bar would go on redrawing 15 times a second, hidden or not.
+        assert app.screen.query_one("#scan-bar").percentage is not None
         await settle(pilot)
         table = app.screen.query_one("#files", DataTable)
         assert table.row_count == 37

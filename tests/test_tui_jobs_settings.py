@@ -185,3 +185,21 @@ async def test_jobs_view_lists_the_workers(tmp_path, backend, monkeypatch):
 
         app.db.write("worker", lambda c: registry.worker_stopped(c, owner, 0))
         await wait_until(pilot, lambda: not panel.display)
+
+
+@pilot_test
+async def test_a_hidden_screens_status_bar_catches_up_when_it_comes_back(tmp_path, monkeypatch):
+    # Hidden screens' bars skip their ticks (an idle TUI costs nothing); the timer here
+    # never fires, so only the catch-up on coming back can show the new activity.
+    from casparian_tui.tui.app import CasparianApp
+
+    app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))
+    app = CasparianApp(app.db, status_interval=3600, deterministic=True)
+    async with app.run_test(size=SIZE) as pilot:
+        for key in ("2", "3", "2"):
+            await pilot.press(key)
+            await settle(pilot)
+        app.activity = "exporting 7 rows"
+        await pilot.press("3")
+        await settle(pilot)
+        assert "exporting 7 rows" in str(app.screen.query_one("StatusBar").render())

@@ -31,6 +31,8 @@ class StatusBar(Static):
         self.set_interval(self.app.status_interval, self.update_status)
 
     def update_status(self) -> None:
+        if not self.screen.is_current:  # every screen has a bar; the hidden ones wait for their turn
+            return
         app = self.app
         db = app.db
         state = lease_state(db)
