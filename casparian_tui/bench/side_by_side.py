@@ -87,7 +87,7 @@ def bench_idle_tui(ctx: Context) -> list[Figure]:
     from casparian_tui.bench.tui_probe import idle_cpu
 
     quick = ctx.sizes.catalog < FULL.catalog
-    names = {"1": "Discover", "2": "Jobs", "3": "Bench", "4": "Settings"}
+    names = {"1": "Discover", "2": "Jobs", "3": "Bench", "4": "Settings", "5": "Query"}
     out = []
     for backend in ctx.backends:
         db = tui_catalog(ctx, backend)

@@ -120,7 +120,7 @@ async def measure(db: Database, repeat: int) -> dict[str, list[float]]:
     return out
 
 
-async def idle_cpu(db: Database, seconds: float, keys: tuple[str, ...] = ("1", "2", "3", "4")) -> dict[str, float]:
+async def idle_cpu(db: Database, seconds: float, keys: tuple[str, ...] = ("1", "2", "3", "4", "5")) -> dict[str, float]:
     """Per screen (its key), the % of one core the app uses while nobody touches it.
 
     The real app with its real timers (status bar, change watcher), headless;

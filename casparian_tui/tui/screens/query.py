@@ -69,8 +69,9 @@ class QueryScreen(ModeScreen):
 
     def on_mount(self) -> None:
         editor = self.query_one("#query-editor", TextArea)
-        if getattr(self.app, "deterministic", False):
-            editor.cursor_blink = False
+        # A steady cursor: each blink redrew the whole editor, twice a second, for as
+        # long as the screen sat idle (most of an idle Query screen's CPU).
+        editor.cursor_blink = False
         self.query_one("#query-tree", Tree).show_root = False
         editor.focus()
         self.load_tree()
