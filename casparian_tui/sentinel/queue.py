@@ -220,30 +220,44 @@ def fail_batch(
     dead-letter row once attempts are used up (at once if permanent).
     """
     now = now_us() if now is None else now
-    result: dict[int, str] = {}
-    dead: list[int] = []
-    dead_permanent: list[int] = []
-    for f in failures:
-        row = conn.query_one(
-            f"UPDATE {Q} SET attempts = attempts + 1, "
-            "status = CASE WHEN ? OR attempts + 1 >= max_attempts THEN 'FAILED' ELSE 'QUEUED' END, "
-            "finished_at = CASE WHEN ? OR attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
-            "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, error = ?, traceback = ?, output_tail = ?, "
-            "updated_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_owner = ? AND attempts = ? "
-            "RETURNING id, status",
-            [f.permanent, f.permanent, now, now + backoff_us(f.attempts + 1, retry_base_s), cap_text(f.error),
-             cap_text(f.traceback), cap_text(f.output_tail), now, f.id, owner, f.attempts],
+    # A report repeated in the batch counts once, as it did one at a time (the fence refused the repeat).
+    batch = list({(f.id, f.attempts): f for f in reversed(failures)}.values())[::-1]
+    if not batch:
+        return {}
+    staged = pa.table({
+        "id": pa.array([f.id for f in batch], pa.int64()),
+        "attempts": pa.array([f.attempts for f in batch], pa.int64()),
+        "permanent": pa.array([int(f.permanent) for f in batch], pa.int64()),
+        "run_after": pa.array([now + backoff_us(f.attempts + 1, retry_base_s) for f in batch], pa.int64()),
+        "error": pa.array([cap_text(f.error) for f in batch], pa.string()),
+        "traceback": pa.array([cap_text(f.traceback) for f in batch], pa.string()),
+        "output_tail": pa.array([cap_text(f.output_tail) for f in batch], pa.string()),
+    })
+    gives_up = f"s.permanent = 1 OR {Q}.attempts + 1 >= {Q}.max_attempts"
+    fence = f"{Q}.status = 'RUNNING' AND {Q}.lease_owner = ? AND {Q}.attempts = s.attempts"
+    with staged_table(conn, "_cf_staged_failed", staged) as name:
+        rows = conn.query_all(
+            f"UPDATE {Q} SET attempts = {Q}.attempts + 1, "
+            f"status = CASE WHEN {gives_up} THEN 'FAILED' ELSE 'QUEUED' END, "
+            f"finished_at = CASE WHEN {gives_up} THEN ? ELSE NULL END, "
+            "run_after = s.run_after, lease_owner = NULL, lease_expires_at = NULL, error = s.error, "
+            "traceback = s.traceback, output_tail = s.output_tail, updated_at = ? "
+            f"FROM {name} AS s WHERE {Q}.id = s.id AND {fence} RETURNING {Q}.id, {Q}.status, {Q}.attempts",
+            [now, now, owner],
         )
-        if row is None:
-            continue
-        result[row[0]] = row[1]
-        add_events(conn, [row[0]], "failed", f.error[:500], now)
-        if row[1] == FAILED:
-            (dead_permanent if f.permanent else dead).append(row[0])
-        else:
-            add_events(conn, [row[0]], "retry_scheduled", None, now)
-    _dead_letter(conn, dead, now, "attempts used up")
-    _dead_letter(conn, dead_permanent, now, "permanent failure: not retried")
+    by_claim = {(f.id, f.attempts): f for f in batch}
+    accepted = {jid: by_claim[(jid, attempts - 1)] for jid, _, attempts in sorted(rows)}
+    result = {jid: status for jid, status, _ in sorted(rows)}
+    conn.bulk_insert("cf_job_events", pa.table({
+        "job_id": pa.array(list(accepted), pa.int64()),
+        "event_at": pa.array([now] * len(accepted), pa.int64()),
+        "event": pa.array(["failed"] * len(accepted), pa.string()),
+        "detail": pa.array([f.error[:500] for f in accepted.values()], pa.string()),
+    }))
+    add_events(conn, [jid for jid, status in result.items() if status != FAILED], "retry_scheduled", None, now)
+    dead = [jid for jid, status in result.items() if status == FAILED]
+    _dead_letter(conn, [jid for jid in dead if not accepted[jid].permanent], now, "attempts used up")
+    _dead_letter(conn, [jid for jid in dead if accepted[jid].permanent], now, "permanent failure: not retried")
     return result
 
 
