@@ -97,6 +97,39 @@ def test_permanent_failure_dead_letters_at_once(db):
     assert db.query_value("SELECT count(*) FROM cf_dead_letter") == 1
 
 
+def test_one_batch_of_failures_settles_each_job_as_alone(db):
+    """Retry, attempts used up, permanent, a stale report and a repeat, recorded in one call."""
+    retry, last, permanent, stale = enqueue(db, 4, max_attempts=2)
+    db.execute("one try used", "UPDATE cf_processing_queue SET attempts = 1 WHERE id = ?", [last])
+    held = {j.id: j.attempts for j in db.write("claim", lambda c: q.claim_batch(c, "w", 4))}
+    failures = [
+        q.Failure(retry, held[retry], "E1", "tb1", output_tail="said 1"),
+        q.Failure(last, held[last], "E2"),
+        q.Failure(permanent, held[permanent], "E3", permanent=True),
+        q.Failure(stale, held[stale] + 1, "not ours"),
+        q.Failure(retry, held[retry], "E1 again"),
+    ]
+    res = db.write("fail", lambda c: q.fail_batch(c, "w", failures))
+    assert res == {retry: "QUEUED", last: "FAILED", permanent: "FAILED"}
+    rows = {r[0]: r[1:] for r in db.query_all(
+        "SELECT id, status, attempts, error, traceback, output_tail, lease_owner, finished_at IS NULL "
+        "FROM cf_processing_queue")}
+    assert rows[retry] == ("QUEUED", 1, "E1", "tb1", "said 1", None, True)
+    assert rows[last] == ("FAILED", 2, "E2", None, None, None, False)
+    assert rows[permanent] == ("FAILED", 1, "E3", None, None, None, False)
+    assert rows[stale] == ("RUNNING", 0, None, None, None, "w", True)
+    assert db.query_value("SELECT run_after FROM cf_processing_queue WHERE id = ?", [retry]) > 0
+    dead = db.query_all("SELECT job_id FROM cf_dead_letter ORDER BY job_id")
+    assert dead == [(last,), (permanent,)]
+    events = db.query_all("SELECT job_id, event, detail FROM cf_job_events WHERE event NOT IN ('queued', 'claimed') "
+                          "ORDER BY job_id, id")
+    assert events == [
+        (retry, "failed", "E1"), (retry, "retry_scheduled", None),
+        (last, "failed", "E2"), (last, "dead_lettered", "attempts used up"),
+        (permanent, "failed", "E3"), (permanent, "dead_lettered", "permanent failure: not retried"),
+    ]
+
+
 def test_reaper_requeues_expired_lease_and_late_completion_is_ignored(db):
     (jid,) = enqueue(db, 1)
     (old,) = db.write("claim", lambda c: q.claim_batch(c, "dead-worker", 1, lease_s=0.001))

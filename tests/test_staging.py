@@ -39,3 +39,21 @@ def test_a_one_column_batch_with_the_copy_end_marker_reads_back(db):
 
     got = db.write("stage", read)
     assert sorted(got, key=repr) == sorted(texts, key=repr)
+
+
+def test_a_staged_batch_leaves_the_sessions_planner_settings_as_they_were(db):
+    """A server samples a staged batch with a small statistics target; the session's own comes back."""
+    if db.settings.backend != "postgres":
+        pytest.skip("only a server keeps planner settings per session")
+    data = pa.table({"k": pa.array(range(5000), pa.int64())})
+
+    def stage(conn):
+        before = conn.query_value("SHOW default_statistics_target")
+        with conn.transaction():
+            with conn.staged(data) as name:
+                rows = conn.query_value("SELECT reltuples FROM pg_class WHERE relname = ?", [name])
+        return before, rows, conn.query_value("SHOW default_statistics_target")
+
+    before, rows, after = db.write("stage", stage)
+    assert rows == 5000  # analysed: the planner knows the batch's size
+    assert after == before

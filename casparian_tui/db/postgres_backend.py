@@ -90,6 +90,8 @@ def _csv_safe(data: pa.Table) -> bool:
                or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in data.schema.types)
 
 
+# Planner statistics of a staged batch: a sample of 300 x this many rows.
+_STAGED_STATISTICS = 10
 # A bulk insert at least this big refreshes the table's planner statistics at once.
 _ANALYZE_AFTER_ROWS = 1_000
 
@@ -189,11 +191,29 @@ class PostgresConnection(Connection):
         try:
             if data.num_rows:
                 self.copy_rows(name, data)
-            self.execute(f"ANALYZE {name}")  # without it the planner guesses 1,000 rows
+            self._analyze_staged(name, data.num_rows)
             yield name
         finally:
             if not self._failed():
                 self.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _analyze_staged(self, name: str, rows: int) -> None:
+        """Row count and distinct values for the planner (without them it guesses 1,000 rows).
+
+        A staged batch is joined once and dropped: a 3,000-row sample tells
+        that as well as the default 30,000 (same estimates) at a tenth of the
+        cost (100,000 scanned files: 75 -> 8 ms). A smaller batch is read
+        whole either way, so it is spared the two statements.
+        """
+        if rows <= 300 * _STAGED_STATISTICS:
+            self.execute(f"ANALYZE {name}")
+            return
+        self.execute(f"SET default_statistics_target = {_STAGED_STATISTICS}")
+        try:
+            self.execute(f"ANALYZE {name}")
+        finally:
+            if not self._failed():
+                self.execute("RESET default_statistics_target")
 
     def _failed(self) -> bool:
         """In a transaction that an error has aborted (statements would fail until rollback)."""

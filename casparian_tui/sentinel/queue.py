@@ -220,30 +220,44 @@ def fail_batch(
     dead-letter row once attempts are used up (at once if permanent).
     """
     now = now_us() if now is None else now
-    result: dict[int, str] = {}
-    dead: list[int] = []
-    dead_permanent: list[int] = []
-    for f in failures:
-        row = conn.query_one(
-            f"UPDATE {Q} SET attempts = attempts + 1, "
-            "status = CASE WHEN ? OR attempts + 1 >= max_attempts THEN 'FAILED' ELSE 'QUEUED' END, "
-            "finished_at = CASE WHEN ? OR attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
-            "run_after = ?, lease_owner = NULL, lease_expires_at = NULL, error = ?, traceback = ?, output_tail = ?, "
-            "updated_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_owner = ? AND attempts = ? "
-            "RETURNING id, status",
-            [f.permanent, f.permanent, now, now + backoff_us(f.attempts + 1, retry_base_s), cap_text(f.error),
-             cap_text(f.traceback), cap_text(f.output_tail), now, f.id, owner, f.attempts],
+    # A report repeated in the batch counts once, as it did one at a time (the fence refused the repeat).
+    batch = list({(f.id, f.attempts): f for f in reversed(failures)}.values())[::-1]
+    if not batch:
+        return {}
+    staged = pa.table({
+        "id": pa.array([f.id for f in batch], pa.int64()),
+        "attempts": pa.array([f.attempts for f in batch], pa.int64()),
+        "permanent": pa.array([int(f.permanent) for f in batch], pa.int64()),
+        "run_after": pa.array([now + backoff_us(f.attempts + 1, retry_base_s) for f in batch], pa.int64()),
+        "error": pa.array([cap_text(f.error) for f in batch], pa.string()),
+        "traceback": pa.array([cap_text(f.traceback) for f in batch], pa.string()),
+        "output_tail": pa.array([cap_text(f.output_tail) for f in batch], pa.string()),
+    })
+    gives_up = f"s.permanent = 1 OR {Q}.attempts + 1 >= {Q}.max_attempts"
+    fence = f"{Q}.status = 'RUNNING' AND {Q}.lease_owner = ? AND {Q}.attempts = s.attempts"
+    with staged_table(conn, "_cf_staged_failed", staged) as name:
+        rows = conn.query_all(
+            f"UPDATE {Q} SET attempts = {Q}.attempts + 1, "
+            f"status = CASE WHEN {gives_up} THEN 'FAILED' ELSE 'QUEUED' END, "
+            f"finished_at = CASE WHEN {gives_up} THEN ? ELSE NULL END, "
+            "run_after = s.run_after, lease_owner = NULL, lease_expires_at = NULL, error = s.error, "
+            "traceback = s.traceback, output_tail = s.output_tail, updated_at = ? "
+            f"FROM {name} AS s WHERE {Q}.id = s.id AND {fence} RETURNING {Q}.id, {Q}.status, {Q}.attempts",
+            [now, now, owner],
         )
-        if row is None:
-            continue
-        result[row[0]] = row[1]
-        add_events(conn, [row[0]], "failed", f.error[:500], now)
-        if row[1] == FAILED:
-            (dead_permanent if f.permanent else dead).append(row[0])
-        else:
-            add_events(conn, [row[0]], "retry_scheduled", None, now)
-    _dead_letter(conn, dead, now, "attempts used up")
-    _dead_letter(conn, dead_permanent, now, "permanent failure: not retried")
+    by_claim = {(f.id, f.attempts): f for f in batch}
+    accepted = {jid: by_claim[(jid, attempts - 1)] for jid, _, attempts in sorted(rows)}
+    result = {jid: status for jid, status, _ in sorted(rows)}
+    conn.bulk_insert("cf_job_events", pa.table({
+        "job_id": pa.array(list(accepted), pa.int64()),
+        "event_at": pa.array([now] * len(accepted), pa.int64()),
+        "event": pa.array(["failed"] * len(accepted), pa.string()),
+        "detail": pa.array([f.error[:500] for f in accepted.values()], pa.string()),
+    }))
+    add_events(conn, [jid for jid, status in result.items() if status != FAILED], "retry_scheduled", None, now)
+    dead = [jid for jid, status in result.items() if status == FAILED]
+    _dead_letter(conn, [jid for jid in dead if not accepted[jid].permanent], now, "attempts used up")
+    _dead_letter(conn, [jid for jid in dead if accepted[jid].permanent], now, "permanent failure: not retried")
     return result
 
 
@@ -316,15 +330,25 @@ def supersede_older(conn: Connection, job_ids: Sequence[int], now: int | None = 
         return []
     now = now_us() if now is None else now
     staged = pa.table({"id": pa.array(sorted(set(job_ids)), pa.int64())})
+    # The older jobs are found through their file (idx_queue_file) and their
+    # status is tested only after that join is materialised. A queue's status
+    # mix changes faster than PostgreSQL's statistics: planned from stats
+    # taken when every job was QUEUED, `status = 'COMPLETED'` looks like one
+    # row, and the old form scanned all completed jobs once per new job
+    # (5,000 completions cost 2 s, growing with every batch).
+    # COMPLETED is final; `superseded_by IS NULL` is tested again on the row
+    # updated, so a concurrent supersede of the same job is not overwritten.
     with staged_table(conn, "_cf_staged_new", staged) as name:
         rows = conn.query_all(
-            f"UPDATE {Q} SET superseded_by = n.new_id, updated_at = ? "
-            f"FROM (SELECT j.file_id, j.parser_name, j.parser_version, max(j.id) AS new_id "
+            f"WITH n AS MATERIALIZED (SELECT j.file_id, j.parser_name, j.parser_version, max(j.id) AS new_id "
             f"      FROM {Q} j JOIN {name} AS s ON s.id = j.id WHERE j.status = 'COMPLETED' "
-            "      GROUP BY j.file_id, j.parser_name, j.parser_version) AS n "
-            f"WHERE {Q}.file_id = n.file_id AND {Q}.parser_name = n.parser_name "
-            f"AND {Q}.parser_version = n.parser_version AND {Q}.id < n.new_id "
-            f"AND {Q}.status = 'COMPLETED' AND {Q}.superseded_by IS NULL "
+            "      GROUP BY j.file_id, j.parser_name, j.parser_version), "
+            f"old AS MATERIALIZED (SELECT o.id, o.status, o.superseded_by, n.new_id FROM {Q} o JOIN n "
+            "      ON o.file_id = n.file_id AND o.parser_name = n.parser_name "
+            "      AND o.parser_version = n.parser_version AND o.id < n.new_id) "
+            f"UPDATE {Q} SET superseded_by = old.new_id, updated_at = ? FROM old "
+            f"WHERE {Q}.id = old.id AND old.status = 'COMPLETED' AND old.superseded_by IS NULL "
+            f"AND {Q}.superseded_by IS NULL "
             f"RETURNING {Q}.id, {Q}.output_paths",
             [now],
         )

@@ -154,10 +154,12 @@ class Runner:
         def claim(conn):
             # Another `casparian run` of this parser may share the queue: take
             # a quarter of what is left (at least what our pool uses soon), so
-            # the last jobs are not all parked with one of us.
+            # the last jobs are not all parked with one of us. Counting stops
+            # where a quarter would be a full claim anyway: a big queue is not
+            # counted whole once per claim.
             queued = conn.query_value(
-                f"SELECT count(*) FROM {q.Q} WHERE status = 'QUEUED' AND parser_name = ? AND parser_fingerprint = ?",
-                which)
+                f"SELECT count(*) FROM (SELECT 1 FROM {q.Q} WHERE status = 'QUEUED' AND parser_name = ? "
+                "AND parser_fingerprint = ? LIMIT ?) AS waiting", [*which, 4 * opts.claim_size])
             size = min(opts.claim_size, max(low_water, queued // 4))
             jobs = q.claim_batch(conn, owner, size, opts.lease_s, parser_name=spec.name, fingerprint=spec.fingerprint)
             if not jobs:
