@@ -172,6 +172,8 @@ import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, like a full disk
 limit = int(sys.argv.pop(1))
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from casparian_tui.scout import scanner
+scanner.Scanner.__init__.__kwdefaults__["batch_rows"] = 500  # some batches commit before the disk fills
 from casparian_tui.cli.main import main
 sys.exit(main())
 """
@@ -190,9 +192,12 @@ def test_a_full_disk_fails_the_scan_cleanly_and_keeps_the_catalog(backend, tmp_p
     first = subprocess.run([sys.executable, "-m", "casparian_tui", "scan", str(small), "--quiet", *g],
                            capture_output=True, text=True, cwd=REPO, timeout=60)
     assert first.returncode == 0, first.stderr
+    rule = subprocess.run([sys.executable, "-m", "casparian_tui", "rule", "add", "*", "--tag", "any", *g],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert rule.returncode == 0, rule.stderr
     big = tmp_path / "big"
     make_tree(big, 30_000, seed=2, depth=2, files_per_dir=200)
-    limit = os.path.getsize(path) + 64 * 1024
+    limit = os.path.getsize(path) + 1024 * 1024  # room for a few batches before the disk is full
     r = subprocess.run([sys.executable, "-c", FULL_DISK, str(limit), "scan", str(big), "--json", *g],
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 1, (r.stdout, r.stderr)
@@ -203,7 +208,11 @@ def test_a_full_disk_fails_the_scan_cleanly_and_keeps_the_catalog(backend, tmp_p
         counts = dict(db.query_all(
             "SELECT s.name, count(f.id) FROM scout_sources s LEFT JOIN scout_files f ON f.source_id = s.id "
             "AND f.deleted_at IS NULL GROUP BY s.name"))
+        untagged = db.query_value(
+            "SELECT count(*) FROM scout_files f WHERE f.deleted_at IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM scout_file_tags t WHERE t.file_id = f.id AND t.tag = 'any')")
     finally:
         db.close()
     assert counts["small"] == 50
     assert counts.get("big", 0) in range(0, 30_001)
+    assert untagged == 0, (counts, untagged)  # the batches the failed scan committed carry their tags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -89,3 +90,9 @@ def test_lineage_keeps_the_exact_bytes_of_a_name_that_is_not_utf8(cli, backend, 
     assert by_id["1"]["_cf_source_path_bytes"] == raw
     assert os.path.exists(by_id["1"]["_cf_source_path_bytes"])
     assert by_id["2"]["_cf_source_path_bytes"] is None and by_id["2"]["_cf_source_path"] == str(folder / "plain.csv")
+    # and `casparian query --json` hands the exact bytes to a script, as {"bytes": base64} like every JSON path
+    res = cli("query", "SELECT id, _cf_source_path_bytes AS b FROM outputs.csv_rows_csv_rows ORDER BY id", "--json",
+              "--backend", backend)
+    assert res.returncode == 0, res.stderr
+    got = {r["id"]: r["b"] for r in json.loads(res.stdout)["rows"]}
+    assert got["2"] is None and base64.b64decode(got["1"]["bytes"]) == raw

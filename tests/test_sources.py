@@ -130,6 +130,49 @@ def test_a_parent_of_a_scanned_folder_parses_each_file_once(cli, backend, tmp_pa
     assert json.loads(proc.stdout)["completed"] == 18  # not 30: host1's 12 files once, not twice
 
 
+def test_a_file_run_by_path_and_later_scanned_is_one_file_parsed_once(cli, backend, tmp_path, db_url):
+    """`run PARSER FILE` catalogs a file no source holds under the implicit
+    adhoc source; a scan that covers it later takes that row over (same id,
+    so its job and outputs stay) instead of cataloging the file twice."""
+    import json
+
+    parser = tmp_path / "one_row.py"
+    parser.write_text(ONE_ROW_PARSER)
+    case = tmp_path / "case"
+    (case / "sub").mkdir(parents=True)
+    for name in ("a.txt", "sub/b.txt", "sub/gone.txt"):
+        (case / name).write_text(name)
+    g = ["--backend", backend, "--db", db_url]
+
+    def run(*args):
+        proc = cli("run", str(parser), *args, "--json", "--workers", "1", *g)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def catalog():
+        proc = cli("files", "--json", *g)
+        assert proc.returncode == 0, proc.stderr
+        return sorted(f["path"] for f in json.loads(proc.stdout))
+
+    # before any source: the files go to adhoc, then the folder is scanned
+    assert run(str(case / "a.txt"), str(case / "sub" / "b.txt"), str(case / "sub" / "gone.txt"))["completed"] == 3
+    (case / "sub" / "gone.txt").unlink()
+    assert cli("rule", "add", "*.txt", "--tag", "t", *g).returncode == 0
+    scanned = cli("scan", str(case), "--json", *g)
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["deleted"] == 1  # the adopted row of a file that is gone
+    assert catalog() == [str(case / "a.txt"), str(case / "sub" / "b.txt")]
+    assert run("--tag", "t")["jobs"] == 0  # tagged by the rule, and already parsed
+    # a source first: a new file run by path before the next scan
+    (case / "sub" / "c.txt").write_text("c")
+    assert run(str(case / "sub" / "c.txt"))["completed"] == 1
+    assert cli("scan", "case", "--quiet", *g).returncode == 0
+    assert catalog() == [str(case / "a.txt"), str(case / "sub" / "b.txt"), str(case / "sub" / "c.txt")]
+    assert run("--tag", "t")["jobs"] == 0
+    folders = cli("query", "SELECT path, file_count FROM scout_folders ORDER BY path", "--json", *g)
+    assert [r["file_count"] for r in json.loads(folders.stdout)["rows"]] == [3, 2]
+
+
 def test_the_adhoc_source_of_run_files_takes_no_part_in_nesting(db, tmp_path):
     db.write("adhoc", lambda c: c.execute(
         "INSERT INTO scout_sources (name, root, created_at, updated_at) VALUES ('adhoc', '/', 0, 0)"

@@ -35,9 +35,15 @@ def json_text(value: Any) -> str:
 
 
 def _exact_paths(value: Any) -> Any:
-    """Each ShownPath as its exact name (pathcodec.json_path); the rest as is."""
+    """Each ShownPath as its exact name (pathcodec.json_path), binary values
+    (a query's BLOB column, such as _cf_source_path_bytes) as {"bytes":
+    base64} like a name that is not UTF-8; the rest as is."""
     if isinstance(value, ShownPath):
         return json_path(value.stored)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        import base64
+
+        return {"bytes": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, dict):
         return {k: _exact_paths(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

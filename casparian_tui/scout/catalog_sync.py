@@ -1,7 +1,8 @@
-"""The end of a scan: renames, deletions, folder aggregates, source totals.
+"""A scan's set-based catalog work: adopting `run FILES` rows, renames, deletions, aggregates, totals.
 
-All set-based and run inside the scan's finishing write transaction. Renames
-and deletions are only decided after a complete walk (the scanner's rule);
+Adoption runs in the write that starts a scan, the rest inside its finishing
+write transaction. Renames and deletions are only decided after a complete
+walk (the scanner's rule);
 aggregates are refreshed after every scan, so they always match the rows.
 """
 
@@ -198,3 +199,42 @@ def refresh_source_totals(conn: Connection, source_id: int, now_us: int, totals:
         "UPDATE scout_sources SET file_count = ?, total_bytes = ?, last_scan_at = ?, updated_at = ? WHERE id = ?",
         [files, size, now_us, now_us, source_id],
     )
+
+
+def adopt_adhoc(conn: Connection, source_id: int, root: str) -> int:
+    """Move the files `casparian run FILES` registered outside any source
+    (the implicit `adhoc` source, rel_path = absolute path without its "/")
+    that lie under this source's encoded `root` into the source, keeping
+    their ids, so their jobs and outputs stay and the scan does not catalog
+    them a second time (a file is one file: parsed once). Their rule tags
+    are applied here, as a scan's batch would; last_scan_id 0 (no scan saw
+    them yet) lets this scan mark one deleted that is gone. Returns how many moved.
+
+    A path the source already holds stays where it is (two rows from before
+    this rule; the scan's overlap warning is for such catalogs).
+    """
+    from casparian_tui.scout.sources import ADHOC
+
+    adhoc = conn.query_value("SELECT id FROM scout_sources WHERE name = ? AND root = ?", list(ADHOC))
+    if adhoc is None or adhoc == source_id:
+        return 0
+    prefix = root.rstrip("/").lstrip("/")
+    prefix = prefix + "/" if prefix else ""
+    n = len(prefix)
+    ids = conn.query_arrow(
+        "SELECT a.id FROM scout_files a WHERE a.source_id = ? AND a.deleted_at IS NULL"
+        " AND substr(a.rel_path, 1, ?) = ? AND length(a.rel_path) > ?"
+        " AND NOT EXISTS (SELECT 1 FROM scout_files s WHERE s.source_id = ? AND s.rel_path = substr(a.rel_path, ?))",
+        [adhoc, n, prefix, n, source_id, n + 1],
+    ).column("id")
+    if len(ids) == 0:
+        return 0
+    with staged(conn, pa.table({"id": ids}), "_cf_adopted") as stage:
+        conn.execute(
+            "UPDATE scout_files SET source_id = ?, rel_path = substr(rel_path, ?), last_scan_id = 0,"
+            " parent_path = CASE WHEN length(parent_path) < ? THEN '' ELSE substr(parent_path, ?) END"
+            f" WHERE id IN (SELECT id FROM {stage})",
+            [source_id, n + 1, n, n + 1],
+        )
+    rules.apply_rules(conn, source_id=source_id, file_ids=ids)
+    return len(ids)

@@ -376,6 +376,8 @@ def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[i
         " VALUES (?, ?, 'running', ?, ?) RETURNING id",
         [source_id, now_us(), json.dumps(excludes) if excludes else None, f"{socket.gethostname()}:{os.getpid()}"],
     )
+    root = conn.query_value("SELECT root FROM scout_sources WHERE id = ?", [source_id])
+    catalog_sync.adopt_adhoc(conn, source_id, root)  # files `run FILES` met before this scan: one row each
     empty = conn.query_one("SELECT 1 FROM scout_files WHERE source_id = ? LIMIT 1", [source_id]) is None
     return scan_id, empty, killed
 

@@ -4,7 +4,8 @@ Files come from paths given on the command line, or from the catalog by tag
 and/or source. A path the catalog does not know yet is registered under an
 implicit source named `adhoc` (root "/", rel_path = the absolute path without
 its leading "/"), so every job points at a scout_files row like any other;
-a later scan of a real source that covers it catalogs it there too.
+a later scan of a source that covers it takes that row over (same id, so the
+file keeps its jobs and outputs and is not parsed a second time).
 """
 
 from __future__ import annotations
