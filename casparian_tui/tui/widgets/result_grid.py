@@ -20,7 +20,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from casparian_tui.errors import CasparianError
-from casparian_tui.tui.widgets.fixed_table import FixedTable
+from casparian_tui.tui.widgets.grid_table import GridTable
+from casparian_tui.tui.widgets.refill import update_static
 
 MAX_CELL = 48
 _PREFETCH_ROWS = 50
@@ -61,14 +62,15 @@ class ResultGrid(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.empty, style="dim"), classes="grid-summary")
-        yield FixedTable(cursor_type="cell", zebra_stripes=True, classes="grid-table")
+        yield GridTable(cursor_type="cell", zebra_stripes=True, classes="grid-table")
 
     @property
     def table(self) -> DataTable:
         return self.query_one(".grid-table", DataTable)
 
     def say(self, text: Text | str) -> None:
-        self.query_one(".grid-summary", Static).update(text)
+        # One line whose size CSS fixes: a new text needs no layout of the screen.
+        update_static(self.query_one(".grid-summary", Static), text, layout=False)
 
     # ---- running ------------------------------------------------------------------------------
     def open(self, result) -> None:
