@@ -38,20 +38,19 @@ class FixedTable(DataTable):
         width = sum(column.get_render_width(self) for column in self.columns.values()) + self._row_label_column_width
         header_height = self.header_height if self.show_header else 0
         size = Size(width, self._total_row_height + header_height)
-        if self._grows_in_place(size):
-            self.set_reactive(Widget.virtual_size, size)
-            self.vertical_scrollbar.window_virtual_size = size.height
-            return
-        self.virtual_size = size
+        if not self.grow_in_place(size):
+            self.virtual_size = size
 
-    def _grows_in_place(self, size: Size) -> bool:
-        """Only taller, with a size that does not follow the content and a vertical scrollbar already shown."""
+    def grow_in_place(self, size: Size) -> bool:
+        """Take the taller scrollable `size` without a layout, if nothing but the scroll range changes.
+
+        That is: only taller, the table's height fixed by CSS, and its vertical scrollbar already shown.
+        """
         old = self.virtual_size
         height = self.styles.height
-        return (
-            size.width == old.width
-            and size.height > old.height
-            and height is not None
-            and not height.is_auto
-            and self.show_vertical_scrollbar
-        )
+        if not (size.width == old.width and size.height > old.height and height is not None
+                and not height.is_auto and self.show_vertical_scrollbar):
+            return False
+        self.set_reactive(Widget.virtual_size, size)
+        self.vertical_scrollbar.window_virtual_size = size.height
+        return True

@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.color import Color
+from textual.geometry import Size
 from textual.strip import Strip
 
 from casparian_tui.tui.widgets.fixed_table import FixedTable
@@ -72,6 +73,19 @@ class GridTable(FixedTable):
         self._paint: _Paint | None = None
         self._hover_shown = False  # DataTable shows the hover cell after a mouse move, until a key
 
+    def add_rows(self, rows) -> list:
+        """Append rows; the scroll range grows now, so the frame that shows them has the right scrollbar.
+
+        DataTable sizes itself on its next idle, which can come after the next frame: the scrollbar
+        then took a second frame. The grid's rows are all one line high.
+        """
+        keys = super().add_rows(rows)
+        header = self.header_height if self.show_header else 0
+        width = sum(column.get_render_width(self) for column in self.ordered_columns)
+        if keys and self.virtual_size.width == width:
+            self.grow_in_place(Size(width, self.row_count + header))
+        return keys
+
     def render_lines(self, crop):
         self._paint = None  # styles may have changed (focus, theme) since the last frame
         return super().render_lines(crop)
@@ -103,12 +117,14 @@ class GridTable(FixedTable):
             row_index = y - header_height + scroll_y
             if row_index >= self.row_count:
                 return Strip.blank(width, self.rich_style)
-        line = self._line(row_index, width)
-        if line is None:
+        segments = self._line(row_index, width)
+        if segments is None:
             return super().render_line(y)
-        return line.crop(scroll_x, scroll_x + width).adjust_cell_length(width, self.rich_style).simplify()
+        if scroll_x == 0 and sum(self._paint.widths) <= width:  # exactly `width` cells: nothing to crop or pad
+            return Strip(list(Segment.simplify(segments)), width)
+        return Strip(segments).crop(scroll_x, scroll_x + width).adjust_cell_length(width, self.rich_style).simplify()
 
-    def _line(self, row_index: int, width: int) -> Strip | None:
+    def _line(self, row_index: int, width: int) -> list[Segment] | None:
         paint = self._paint
         if paint is None:
             paint = self._paint = _Paint(self)
@@ -143,7 +159,7 @@ class GridTable(FixedTable):
         remaining = max(0, width - sum(paint.widths))
         extend = paint.extend(row_style) + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         segments.append(Segment(" " * remaining, extend))
-        return Strip(segments)
+        return segments
 
 
 def _segments(text: Text, console) -> list[Segment]:
