@@ -102,6 +102,10 @@ class ResultGrid(Vertical):
         self._fill(result, page.rows)
         self.running = False
         self._summarize()
+        if self._more:
+            # Before the count: a reader scrolls on long before a count over a big result ends,
+            # and requests run one at a time, so page 2 queued behind the count waited for it.
+            result.prefetch(1)
         if result.row_count is None:
             try:
                 await self._wait(result.count())
@@ -112,8 +116,6 @@ class ResultGrid(Vertical):
                 return
             if self.result is result:
                 self._summarize()
-        if self._more:
-            result.prefetch(1)  # while the first page is read, the next one is fetched
 
     async def _wait(self, fut):
         self._pending = fut
@@ -170,20 +172,29 @@ class ResultGrid(Vertical):
     @on(DataTable.CellHighlighted)
     def _near_end(self, event: DataTable.CellHighlighted) -> None:
         if self._more and not self._fetching and event.coordinate.row >= self.loaded - _PREFETCH_ROWS:
+            result = self.result
+            index = self.loaded // result.page_rows
+            fut = result.page(index)
+            if fut.done() and fut.exception() is None:
+                # Prefetched (the usual case): append now, in this frame, not after a worker's hop.
+                self._append(result, index, fut.result())
+                return
             self._fetching = True
-            self._next_page(self.result, self.loaded // self.result.page_rows)
+            self._next_page(result, index, fut)
 
     @work(exclusive=True, group="grid-page")
-    async def _next_page(self, result, index: int) -> None:
+    async def _next_page(self, result, index: int, fut) -> None:
         try:
-            page = await asyncio.wrap_future(result.page(index))
+            page = await asyncio.wrap_future(fut)
         except CasparianError as err:
             self.say(error_line(err))
             return
         finally:
             self._fetching = False
-        if self.result is not result:
-            return
+        if self.result is result:
+            self._append(result, index, page)
+
+    def _append(self, result, index: int, page) -> None:
         self.table.add_rows([[cell(v) for v in r] for r in page.rows])
         self.rows.extend(page.rows)
         self.loaded += len(page.rows)
