@@ -80,6 +80,7 @@ class ResultGrid(Vertical):
                 self.result.interrupt()  # a new run replaces the one still running
             self.result.close()
         self.result = result
+        self._more = False  # until its first page is shown (the cursor may move on the old rows)
         self.running = True
         self.say(Text("running… (Esc stops it)", style="yellow"))
         self._open(result)
@@ -169,9 +170,15 @@ class ResultGrid(Vertical):
         self.say(text)
 
     # ---- lazy pages ----------------------------------------------------------------------------
-    @on(DataTable.CellHighlighted)
-    def _near_end(self, event: DataTable.CellHighlighted) -> None:
-        if self._more and not self._fetching and event.coordinate.row >= self.loaded - _PREFETCH_ROWS:
+    def on_mount(self) -> None:
+        # A watcher runs as the cursor moves, where CellHighlighted is a message handled later: a
+        # prefetched page is then appended before the frame that scrolls, not one frame after it.
+        self.watch(self.table, "cursor_coordinate", self._near_end, init=False)
+
+    def _near_end(self, old, coordinate) -> None:
+        if old == coordinate:  # DataTable re-sets the cursor on every row it adds
+            return
+        if self._more and not self._fetching and coordinate.row >= self.loaded - _PREFETCH_ROWS:
             result = self.result
             index = self.loaded // result.page_rows
             fut = result.page(index)
