@@ -240,3 +240,42 @@ def test_values_show_as_they_are(tmp_path, monkeypatch):
                        for line in lines), lines
 
     go()
+
+
+def test_paging_shows_the_rows_of_each_page(tmp_path, monkeypatch):
+    """Page Down past the first page: every painted line shows the row at its place, page 2 included."""
+    settings = tui_settings(tmp_path, "duckdb", monkeypatch)
+    write_outputs(settings.home)
+    app = make_app(settings, demo=True)
+
+    def painted(table) -> list[tuple[int, int]]:
+        """(row index the line should show, the `line` value it shows) for each painted data line."""
+        top = round(table.scroll_offset.y)
+        shown = []
+        for y in range(1, table.size.height):  # line 0 is the header
+            if top + y - 1 < table.row_count:
+                shown.append((top + y - 1, int(table.render_line(y).text.split()[0])))
+        return shown
+
+    @pilot_test
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("5")
+            await settle(pilot)
+            await run(pilot, "SELECT line, level FROM outputs.log_lines_log_lines ORDER BY line")
+            g = grid(app)
+            table = g.table
+            table.focus()
+            await settle(pilot)
+            assert painted(table)[:2] == [(0, 1), (1, 2)]
+            while table.cursor_coordinate.row < 450:  # into the third page
+                await pilot.press("pagedown")
+                await wait_until(pilot, lambda: g.loaded > table.cursor_coordinate.row + 20)
+                await settle(pilot)
+                shown = painted(table)
+                assert len(shown) > 10 and all(value == row + 1 for row, value in shown), shown
+                assert any(row == table.cursor_coordinate.row for row, _ in shown)
+            assert g.loaded >= 600 and [r[0] for r in g.rows] == list(range(1, g.loaded + 1))
+
+    go()

@@ -20,7 +20,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from casparian_tui.errors import CasparianError
-from casparian_tui.tui.widgets.fixed_table import FixedTable
+from casparian_tui.tui.widgets.grid_table import GridTable
+from casparian_tui.tui.widgets.refill import update_static
 
 MAX_CELL = 48
 _PREFETCH_ROWS = 50
@@ -61,14 +62,15 @@ class ResultGrid(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.empty, style="dim"), classes="grid-summary")
-        yield FixedTable(cursor_type="cell", zebra_stripes=True, classes="grid-table")
+        yield GridTable(cursor_type="cell", zebra_stripes=True, classes="grid-table")
 
     @property
     def table(self) -> DataTable:
         return self.query_one(".grid-table", DataTable)
 
     def say(self, text: Text | str) -> None:
-        self.query_one(".grid-summary", Static).update(text)
+        # One line whose size CSS fixes: a new text needs no layout of the screen.
+        update_static(self.query_one(".grid-summary", Static), text, layout=False)
 
     # ---- running ------------------------------------------------------------------------------
     def open(self, result) -> None:
@@ -78,6 +80,7 @@ class ResultGrid(Vertical):
                 self.result.interrupt()  # a new run replaces the one still running
             self.result.close()
         self.result = result
+        self._more = False  # until its first page is shown (the cursor may move on the old rows)
         self.running = True
         self.say(Text("running… (Esc stops it)", style="yellow"))
         self._open(result)
@@ -100,6 +103,10 @@ class ResultGrid(Vertical):
         self._fill(result, page.rows)
         self.running = False
         self._summarize()
+        if self._more:
+            # Before the count: a reader scrolls on long before a count over a big result ends,
+            # and requests run one at a time, so page 2 queued behind the count waited for it.
+            result.prefetch(1)
         if result.row_count is None:
             try:
                 await self._wait(result.count())
@@ -110,8 +117,6 @@ class ResultGrid(Vertical):
                 return
             if self.result is result:
                 self._summarize()
-        if self._more:
-            result.prefetch(1)  # while the first page is read, the next one is fetched
 
     async def _wait(self, fut):
         self._pending = fut
@@ -165,23 +170,38 @@ class ResultGrid(Vertical):
         self.say(text)
 
     # ---- lazy pages ----------------------------------------------------------------------------
-    @on(DataTable.CellHighlighted)
-    def _near_end(self, event: DataTable.CellHighlighted) -> None:
-        if self._more and not self._fetching and event.coordinate.row >= self.loaded - _PREFETCH_ROWS:
+    def on_mount(self) -> None:
+        # A watcher runs as the cursor moves, where CellHighlighted is a message handled later: a
+        # prefetched page is then appended before the frame that scrolls, not one frame after it.
+        self.watch(self.table, "cursor_coordinate", self._near_end, init=False)
+
+    def _near_end(self, old, coordinate) -> None:
+        if old == coordinate:  # DataTable re-sets the cursor on every row it adds
+            return
+        if self._more and not self._fetching and coordinate.row >= self.loaded - _PREFETCH_ROWS:
+            result = self.result
+            index = self.loaded // result.page_rows
+            fut = result.page(index)
+            if fut.done() and fut.exception() is None:
+                # Prefetched (the usual case): append now, in this frame, not after a worker's hop.
+                self._append(result, index, fut.result())
+                return
             self._fetching = True
-            self._next_page(self.result, self.loaded // self.result.page_rows)
+            self._next_page(result, index, fut)
 
     @work(exclusive=True, group="grid-page")
-    async def _next_page(self, result, index: int) -> None:
+    async def _next_page(self, result, index: int, fut) -> None:
         try:
-            page = await asyncio.wrap_future(result.page(index))
+            page = await asyncio.wrap_future(fut)
         except CasparianError as err:
             self.say(error_line(err))
             return
         finally:
             self._fetching = False
-        if self.result is not result:
-            return
+        if self.result is result:
+            self._append(result, index, page)
+
+    def _append(self, result, index: int, page) -> None:
         self.table.add_rows([[cell(v) for v in r] for r in page.rows])
         self.rows.extend(page.rows)
         self.loaded += len(page.rows)
