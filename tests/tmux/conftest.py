@@ -81,14 +81,32 @@ class TmuxTui:
         return out.stdout
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        """The screen once `text` is on it, and the frame that drew it is whole.
+
+        Under load tmux can capture a frame half written (the start of a line
+        drawn, its end not yet): once `text` shows, capture again until two
+        captures agree (a screen that keeps changing, e.g. a progress line, is
+        returned as last seen after a second).
+        """
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
             if text in screen:
-                return screen
+                return self._settled(text, screen)
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not on screen after {timeout}s; screen was:\n{screen}")
             time.sleep(0.1)
+
+    def _settled(self, text: str, screen: str) -> str:
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:
+            time.sleep(0.05)
+            again = self.screen()
+            if again == screen:
+                return screen
+            if text in again:
+                screen = again
+        return screen
 
     def stop(self) -> None:
         subprocess.run([*self._tmux, "kill-server"], capture_output=True)
