@@ -49,6 +49,12 @@ def summary(app, id="#query-results") -> str:
     return str(grid(app, id).query_one(".grid-summary", Static).render())
 
 
+async def to_query_screen(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+
+
 async def run(pilot, sql: str) -> None:
     editor(pilot.app).text = sql
     await pilot.press("f5")
@@ -66,9 +72,7 @@ def test_query_screen_runs_pages_and_exports(tmp_path, monkeypatch, backend, rea
     @pilot_test
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("5")
-            await settle(pilot)
+            await to_query_screen(pilot)
             tree = app.screen.query_one("#query-tree", Tree)
             names = [n.data for g in tree.root.children for n in g.children]
             assert "outputs.log_lines_log_lines" in names and "scout_files" in names
@@ -119,9 +123,7 @@ def test_query_screen_errors_history_and_tree_insert(tmp_path, monkeypatch):
     @pilot_test
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("5")
-            await settle(pilot)
+            await to_query_screen(pilot)
             await run(pilot, "DROP TABLE scout_files")
             text = summary(app)
             assert text.startswith("✗") and "\n" not in text.strip()
@@ -188,9 +190,7 @@ def test_outputs_browser_and_quarantine(tmp_path, monkeypatch):
     @pilot_test
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("5")
-            await settle(pilot)
+            await to_query_screen(pilot)
             await pilot.press("ctrl+o")
             await wait_until(pilot, lambda: app.screen.query("#outputs-table") and app.screen.outputs)
             o = app.screen.outputs[0]
@@ -225,9 +225,7 @@ def test_values_show_as_they_are(tmp_path, monkeypatch):
     @pilot_test
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("5")
-            await settle(pilot)
+            await to_query_screen(pilot)
             await run(pilot, "SELECT 'x[/y]' AS closing, '[bold]b[/bold] [red]' AS tags, 0.123456789::DOUBLE AS f, "
                              "1e-10::DOUBLE AS tiny, NULL AS nothing")
             g = grid(app)
@@ -260,9 +258,7 @@ def test_paging_shows_the_rows_of_each_page(tmp_path, monkeypatch):
     @pilot_test
     async def go():
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("5")
-            await settle(pilot)
+            await to_query_screen(pilot)
             await run(pilot, "SELECT line, level FROM outputs.log_lines_log_lines ORDER BY line")
             g = grid(app)
             table = g.table
