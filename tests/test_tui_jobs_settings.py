@@ -1,7 +1,5 @@
 """Jobs and Settings screens through Pilot (both backends)."""
 
-import os
-import time
 
 import pytest
 from textual.widgets import DataTable, Static, Switch
@@ -191,10 +189,8 @@ async def test_jobs_view_lists_the_workers(tmp_path, backend, monkeypatch):
 async def test_a_hidden_screens_status_bar_catches_up_when_it_comes_back(tmp_path, monkeypatch):
     # Hidden screens' bars skip their ticks (an idle TUI costs nothing); the timer here
     # never fires, so only the catch-up on coming back can show the new activity.
-    from casparian_tui.tui.app import CasparianApp
-
     app = make_app(tui_settings(tmp_path, "duckdb", monkeypatch))
-    app = CasparianApp(app.db, status_interval=3600, deterministic=True)
+    app.status_interval = 3600
     async with app.run_test(size=SIZE) as pilot:
         for key in ("2", "3", "2"):
             await pilot.press(key)

@@ -18,6 +18,8 @@ from textual import events
 from textual._context import NoActiveAppError
 from textual.screen import Screen
 
+from casparian_tui.tui.widgets.status_bar import StatusBar
+
 _NEVER = object()  # a screen that has not loaded yet is not stale: its first load is on its way
 
 
@@ -57,7 +59,5 @@ class ModeScreen(Screen):
         # Runs before Screen's own handler (Textual dispatches down the MRO).
         if self._app_focus_when_left is not None and self._app_focus_when_left == self.app.app_focus:
             event.refresh_styles = False
-        from casparian_tui.tui.widgets.status_bar import StatusBar
-
         for bar in self.query(StatusBar):  # it skipped its ticks while we were away
             bar.update_status()

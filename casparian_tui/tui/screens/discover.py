@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, ProgressBar, Static, Tree
+from textual.widgets import DataTable, Input, Label, Static, Tree
 
 from casparian_tui.errors import CasparianError
 from casparian_tui.scout import catalog, rules, tags
@@ -28,7 +28,8 @@ from casparian_tui.tui.widgets.footer import Footer
 from casparian_tui.units import human_bytes
 from casparian_tui.tui.widgets.lifecycle import quiet_if_gone
 from casparian_tui.tui.widgets.preview_text import render_preview
-from casparian_tui.tui.widgets.refill import forget, refill, update_static
+from casparian_tui.tui.widgets.refill import forget, refill
+from casparian_tui.tui.widgets.scan_bar import ScanBar
 from casparian_tui.tui.widgets.status_bar import StatusBar
 from casparian_tui.tui.widgets.text_input import TextInput
 
@@ -113,9 +114,7 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverFrequencyMixin, DiscoverEditMi
                 yield FixedTable(id="files", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="scan-row"):
                     yield Static("", id="scan-label")
-                    # A total, so it stands still: an indeterminate bar redraws 15 times a
-                    # second even while hidden (a quarter of an idle TUI's CPU).
-                    yield ProgressBar(total=1, id="scan-bar", show_eta=False, show_percentage=False)
+                    yield ScanBar(id="scan-bar")
         yield StatusBar()
         yield Footer()
 
@@ -415,14 +414,12 @@ class DiscoverScreen(DiscoverFilterMixin, DiscoverFrequencyMixin, DiscoverEditMi
         if msg.files_per_s:
             label += f" ({msg.files_per_s:,.0f}/s)"
         self.query_one("#scan-label", Static).update(Text(label))
-        self.query_one("#scan-bar", ProgressBar).update(total=None)
+        self.query_one("#scan-bar", ScanBar).scanning()
         self.app.activity = f"scanning {msg.files_found:,} files"
 
     @on(ScanFinished)
     def _scan_finished(self, msg: ScanFinished) -> None:
-        bar = self.query_one("#scan-bar", ProgressBar)
-        bar.update(total=1, progress=1)
-        bar.display = False
+        self.query_one("#scan-bar", ScanBar).done()
         self.query_one("#scan-label", Static).update(Text(msg.summary))
         self.query_one("#scan-row").display = True
         self.app.activity = ""
