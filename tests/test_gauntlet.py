@@ -106,6 +106,7 @@ def _emulate_permissions(root) -> bool:
 
 
 def _refuse_mode_000(monkeypatch):
+    monkeypatch.setenv("CASPARIAN_WALKER", "python")  # the refusal is emulated in the scandir walker
     real = walker_mod._listing
 
     def listing(path):

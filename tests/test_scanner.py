@@ -228,7 +228,7 @@ def test_batches_are_persisted_while_the_walk_goes_on(db, tmp_path, monkeypatch)
     make_tree(root, 5000, seed=4, depth=2, files_per_dir=50)
     src = add_source(db, root)
     walkers, found_when_written = [], []
-    real_walker, real_upsert = scanner_mod.Walker, scanner_mod.upsert_files
+    real_walker, real_upsert = scanner_mod.make_walker, scanner_mod.upsert_files
 
     def make_walker(*a, **k):
         walkers.append(real_walker(*a, **k))
@@ -238,7 +238,7 @@ def test_batches_are_persisted_while_the_walk_goes_on(db, tmp_path, monkeypatch)
         found_when_written.append(walkers[0].stats.files)
         return real_upsert(*args, **kwargs)
 
-    monkeypatch.setattr(scanner_mod, "Walker", make_walker)
+    monkeypatch.setattr(scanner_mod, "make_walker", make_walker)
     monkeypatch.setattr(scanner_mod, "upsert_files", spy)
     res = Scanner(db, src, batch_rows=100).run()
     assert res.new == 5000
@@ -296,7 +296,9 @@ def test_unreadable_folder_is_an_error_and_protects_its_files(db, tmp_path, monk
             raise PermissionError(13, "Permission denied", path)
         return real_listing(path)
 
-    # As root, chmod 000 does not stop reading, so the refusal is simulated.
+    # As root, chmod 000 does not stop reading, so the refusal is simulated
+    # (in the scandir walker; the find walker meets real refusals in test_gauntlet).
+    monkeypatch.setenv("CASPARIAN_WALKER", "python")
     monkeypatch.setattr(walker_mod, "_listing", listing)
     os.remove(root / under[0])  # gone, but unseen: must not be marked deleted
     res = _scan(db, src)
@@ -450,6 +452,7 @@ def test_files_vanishing_mid_scan_are_skipped_and_folders_reported(db, tmp_path,
             raise FileNotFoundError(2, "No such file or directory", path)  # the folder went away
         return Listing(path)
 
+    monkeypatch.setenv("CASPARIAN_WALKER", "python")
     monkeypatch.setattr(walker_mod, "_listing", listing)
     src = add_source(db, root)
     res = _scan(db, src)

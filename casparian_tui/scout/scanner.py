@@ -32,6 +32,7 @@ from casparian_tui.scout import catalog_sync, hashsets, rules
 from casparian_tui.scout.excludes import compile_excludes
 from casparian_tui.scout.pathcodec import display_name, shown_path
 from casparian_tui.scout.sources import Source, now_us, resolve_root
+from casparian_tui.scout.find_walker import make_walker
 from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, WalkDone, Walker
 
 _POLL_S = 0.02  # how often the waiting side looks at the cancel flag
@@ -159,7 +160,7 @@ class Scanner:
             "start a scan", lambda c: _start_run(c, self.source.id, self.excludes)
         )
         counts = BatchCounts()
-        walker = Walker(
+        walker = make_walker(
             root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=self.batch_rows, exclude=self.exclude_fn
         )
         failure: BaseException | None = None
