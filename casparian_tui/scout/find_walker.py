@@ -132,6 +132,9 @@ class FindWalker(threading.Thread):
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "LC_ALL": "C"},
+                # Ctrl+C in a terminal must reach the scan, which cancels and
+                # stops find itself; find dying first would read as a failure.
+                start_new_session=True,
             )
             finished = False
             try:
