@@ -1,21 +1,20 @@
-"""The walker when GNU find is there: `find -printf` in a child process.
+"""The walker when GNU find is there: several `find -printf` in child processes.
 
 A Python `scandir` walk spends ~7 µs of CPU per file in the interpreter
-(an `lstat`, the DirEntry, the appends), which is what kept scans at 2.5x
-`find`. Here `find` walks (in C, on the other core) and prints one
-NUL-terminated record per entry; each batch of records is cut into columns
-with Arrow kernels, ~1 µs per file. Same contract as `walker.Walker`: Arrow
-batches of `BATCH_SCHEMA` on `out`, then `WalkDone` (or the exception);
-`stats`, `complete`, `cancel`.
+(an `lstat`, the DirEntry, the appends), which kept scans at 2.5x `find`.
+Here find walks (in C) and prints one record per entry; each batch of
+records becomes columns with Arrow kernels (scout/find_records.py). The
+top of the tree is listed here first, and the folders below it are split
+among `jobs` finds at once (one find per core, up to four), so a walk can
+take less time than one find: records of every find arrive as batches on
+the same queue. Same contract as `walker.Walker`: `pa.Table` batches of
+`BATCH_SCHEMA` on `out`, then `WalkDone` (or the exception that stopped
+it); `stats`, `complete`, `cancel`.
 
-Exactness: a pipe carries the raw bytes of every name (`-printf` quotes
-nothing when not writing to a terminal) and NUL cannot occur in a name, so
-names are exact, non-UTF-8 ones included, and are encoded as the scandir
-walker does. `-P` never follows symlinks below the root, `-H` follows a
-symlinked root as the scandir walker does. Unreadable folders come back as
-`find:` lines on stderr (C locale, C escapes), parsed back to the exact
-folder; a line that cannot be placed is recorded against the root, so the
-scan then marks nothing deleted rather than guess.
+`-P`: no symlink below the root is followed; the root itself is, as with
+scandir. Each find runs in its own session, so a terminal's Ctrl+C reaches
+only the scan, which cancels and stops them. A find that dies (a signal)
+fails the walk, so the scan deletes nothing.
 
 Used when there are no excludes (those prune folders while walking, with
 the project's glob dialect; the scandir walker keeps them) and
@@ -24,48 +23,33 @@ the project's glob dialect; the scandir walker keeps them) and
 
 from __future__ import annotations
 
-import codecs
 import functools
 import os
 import queue
-import re
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from casparian_tui.errors import CasparianError
-from casparian_tui.scout.pathcodec import ESC, encode_name
-from casparian_tui.scout.walker import (
-    BATCH_SCHEMA,
-    DEFAULT_BATCH_ROWS,
-    FLUSH_INTERVAL_S,
-    ExcludeFn,
-    WalkDone,
-    Walker,
-    WalkStats,
-    extensions,
-    hand_over,
-)
+from casparian_tui.scout import find_records as records
+from casparian_tui.scout.pathcodec import encode_name
+from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, FLUSH_INTERVAL_S, ExcludeFn, WalkDone, Walker, WalkStats
 
-# Files: type, device, inode, size, mtime, path (last: it may hold spaces).
-# Folders: type and path (progress shows it). Anything else: its type.
-_PRINTF = [
-    "(", "-type", "f", "-printf", "f %D %i %s %T@ %P\\0", ")",
-    "-o", "(", "-type", "d", "-printf", "d %P\\0", ")",
-    "-o", "-printf", "%y\\0",
-]  # fmt: skip
 _READ_BYTES = 1 << 20
 _PIPE_BYTES = 1 << 20  # fewer wake-ups than the 64 KB default pipe
-_POLL_S = 0.02  # how often the parsing side re-checks cancel
-_CHUNKS_AHEAD = 16  # read but not yet parsed, at most _READ_BYTES each
-_ERROR_LINE = re.compile(rb"^\S*find: '((?:[^'\\]|\\.)*)': (.*)$")  # "/usr/bin/find: 'DIR': why"
-_GONE = b"No such file or directory"
-_NS = 1_000_000_000
+_POLL_S = 0.02  # how often a waiting thread re-checks for a stop
+_FIRST_BATCH_ROWS = 4096
+_CHUNKS_AHEAD = 8  # read from one find but not yet parsed, _READ_BYTES each at most
+_MIN_PIECES = 16  # list the top of the tree until there are this many folders to hand out
+_MAX_LISTED_DEPTH = 3
+_GROUPS_PER_JOB = 4  # pieces go out in this many groups per find, taken as finds end
+_MAX_ARG_BYTES = 64 * 1024  # per find command line
+# With the listed folders as start points: only what is right in them, not folders.
+_NON_FOLDERS = ["-mindepth", "1", "-maxdepth", "1", "!", "-type", "d"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,6 +63,10 @@ def gnu_find() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return path if b"GNU findutils" in out else None
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def make_walker(
@@ -99,77 +87,143 @@ def make_walker(
 
 
 class FindWalker(threading.Thread):
-    """Walk `root` with GNU find; put `pa.Table` batches (BATCH_SCHEMA) on `out`."""
+    """Walk `root` with GNU finds; put `pa.Table` batches (BATCH_SCHEMA) on `out`."""
 
-    def __init__(self, root: str, out: queue.Queue, cancel: threading.Event, *, batch_rows: int = DEFAULT_BATCH_ROWS):
+    def __init__(
+        self,
+        root: str,
+        out: queue.Queue,
+        cancel: threading.Event,
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        jobs: int | None = None,
+    ):
         super().__init__(name="casparian-walker", daemon=True)
         self.root = root
         self.out = out
         self.cancel = cancel
         self.batch_rows = batch_rows
+        self.jobs = jobs or default_jobs()
         self.exclude = None
         self.stats = WalkStats()
         self.complete = False
-        self._root_bytes = os.fsencode(root).rstrip(b"/") or b"/"
-        self._drainer: threading.Thread | None = None
+        self._failed = threading.Event()  # one find failed: the others stop
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()  # stats and _failure, from several finds' threads
+        # Batches start small, so the database starts while the finds are
+        # young, and double up to batch_rows.
+        self._size = min(_FIRST_BATCH_ROWS, batch_rows)
 
     def run(self) -> None:
         try:
-            if self._walk():
-                self.complete = not self.cancel.is_set()
-            self._put(WalkDone())
+            self._walk()
+            self.complete = not self._stopped()
+            self._offer(self.out, WalkDone())
         except BaseException as exc:  # handed to the consumer, never lost
-            self._put(exc)
+            self._offer(self.out, exc)
 
-    def _walk(self) -> bool:
-        """True when find ran to its end."""
-        os.stat(self.root)  # a missing root is the caller's error, as with scandir
-        self.stats.dirs = 1  # the root
+    def _stopped(self) -> bool:
+        return self.cancel.is_set() or self._failed.is_set()
+
+    # ---- the walk ----------------------------------------------------------
+    def _walk(self) -> None:
+        root = os.fsencode(self.root)
+        os.stat(root)  # a missing root is the caller's error, as with scandir
+        listed, pieces = self._list_top(root)
+        work: queue.SimpleQueue = queue.SimpleQueue()
+        for group in _arg_groups(listed, 1):  # the non-folders right in the listed folders
+            work.put((_NON_FOLDERS, group))
+        for group in _arg_groups(pieces, self.jobs * _GROUPS_PER_JOB):  # everything in and below these
+            work.put(([], group))
+        runners = [threading.Thread(target=self._runner, args=(root, work), daemon=True) for _ in range(self.jobs)]
+        for t in runners:
+            t.start()
+        for t in runners:
+            t.join()
+        if self._failure is not None and not self.cancel.is_set():
+            raise self._failure
+
+    def _list_top(self, root: bytes) -> tuple[list[bytes], list[bytes]]:
+        """List the top levels here until there are _MIN_PIECES folders below
+        them: (the listed folders, the folders for the finds), as ./rel paths."""
+        listed: list[bytes] = []
+        frontier = [b"."]
+        for _ in range(_MAX_LISTED_DEPTH):
+            below: list[bytes] = []
+            for rel in frontier:
+                try:
+                    with os.scandir(os.path.join(root, rel)) as it:
+                        below += [os.path.join(rel, e.name) for e in it if e.is_dir(follow_symlinks=False)]
+                except OSError as exc:  # as the scandir walker: the folder is an error, the walk goes on
+                    self.stats.errors.append({"path": _stored(rel), "error": exc.strerror or str(exc)})
+                    continue
+                listed.append(rel)
+                self.stats.dirs += 1
+            frontier = below
+            if len(frontier) >= _MIN_PIECES or not frontier:
+                break
+        return listed, frontier
+
+    def _runner(self, root: bytes, work: queue.SimpleQueue) -> None:
+        try:
+            while not self._stopped():
+                try:
+                    options, start = work.get_nowait()
+                except queue.Empty:
+                    return
+                self._find(root, start, options)
+        except BaseException as exc:
+            with self._lock:
+                self._failure = self._failure or exc
+            self._failed.set()
+
+    # ---- one find ----------------------------------------------------------
+    def _find(self, root: bytes, start: list[bytes], options: list[str]) -> None:
+        cmd = [gnu_find() or "find", "-P", *start, *options, "(", *records.PRINTF, ")"]
         with tempfile.TemporaryFile() as err:  # a pipe could fill and stall find
             proc = subprocess.Popen(
-                [gnu_find() or "find", "-H", self.root, "-mindepth", "1", *_PRINTF],
+                cmd,
+                cwd=root,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "LC_ALL": "C"},
-                # Ctrl+C in a terminal must reach the scan, which cancels and
-                # stops find itself; find dying first would read as a failure.
-                start_new_session=True,
+                start_new_session=True,  # Ctrl+C reaches the scan, which stops find
             )
-            finished = False
+            finished, drainer = False, None
             try:
-                finished = self._read(proc)
+                finished, drainer = self._read(proc)
             finally:
-                if not finished and proc.poll() is None:  # cancelled or failed: stop the walk
+                if not finished and proc.poll() is None:
                     proc.kill()
                 proc.wait()
-                if self._drainer is not None:  # it reads the pipe: close that only after it ends
-                    self._drainer.join()
+                if drainer is not None:  # it reads the pipe: close that only after it ends
+                    drainer.join()
                 proc.stdout.close()
             if not finished:
-                return False
+                return
             err.seek(0)
-            self._record_errors(err.read())
+            errors = records.error_entries(err.read())
         if proc.returncode not in (0, 1):  # 1: some entries could not be read
             raise CasparianError(f"find stopped with status {proc.returncode} while walking {self.root}.")
-        return True
+        with self._lock:
+            self.stats.errors += errors
 
-    def _read(self, proc: subprocess.Popen) -> bool:
-        """Cut find's output into batches; False when cancelled first.
+    def _read(self, proc: subprocess.Popen) -> tuple[bool, threading.Thread]:
+        """Cut find's output into batches: (ran to its end?, the draining thread).
 
         A second thread drains the pipe, so find never waits while a batch
-        is being parsed (it did, with one thread: 0.65 s instead of 0.45 s
-        for 100K files), and only _CHUNKS_AHEAD chunks run ahead of parsing.
+        is parsed (with one thread, 100K files took 0.65 s instead of 0.45).
         """
         chunks: queue.Queue = queue.Queue(maxsize=_CHUNKS_AHEAD)
-        self._drainer = threading.Thread(target=self._drain, args=(proc.stdout.fileno(), chunks), daemon=True)
-        self._drainer.start()
+        drainer = threading.Thread(target=self._drain, args=(proc.stdout.fileno(), chunks), daemon=True)
+        drainer.start()
         buf = bytearray()
         pending = 0  # records in buf
         last_flush = time.monotonic()
         while True:
-            if self.cancel.is_set():
-                return False
+            if self._stopped():
+                return False, drainer
             try:
                 chunk = chunks.get(timeout=_POLL_S)
             except queue.Empty:
@@ -178,15 +232,16 @@ class FindWalker(threading.Thread):
                 buf += chunk
                 pending += chunk.count(b"\0")
             end = chunk == b""
-            if end or pending >= self.batch_rows or (pending and time.monotonic() - last_flush >= FLUSH_INTERVAL_S):
+            if end or pending >= self._size or (pending and time.monotonic() - last_flush >= FLUSH_INTERVAL_S):
                 last = buf.rfind(b"\0")  # records end with a NUL: cut after the last whole one
                 if last >= 0:
                     self._emit(bytes(buf[:last]))
                     del buf[: last + 1]
                 pending = 0
                 last_flush = time.monotonic()
+                self._size = min(self._size * 2, self.batch_rows)
             if end:
-                return True
+                return True, drainer
 
     def _drain(self, fd: int, chunks: queue.Queue) -> None:
         _grow_pipe(fd)
@@ -195,55 +250,70 @@ class FindWalker(threading.Thread):
                 chunk = os.read(fd, _READ_BYTES)
             except OSError:
                 chunk = b""
-            hand_over(chunks, self.cancel, chunk)
-            if not chunk or self.cancel.is_set():
+            self._offer(chunks, chunk)
+            if not chunk or self._stopped():
                 return
 
     def _emit(self, data: bytes) -> None:
-        files = self._parse(data)
-        for start in range(0, files.num_rows, self.batch_rows):
-            if self.cancel.is_set():
-                return
-            self._put(files.slice(start, self.batch_rows))
-
-    def _parse(self, data: bytes) -> pa.Table:
-        recs = pc.split_pattern(pa.array([data], pa.binary()), b"\0").values
-        kind = pc.binary_slice(recs, 0, 1)
-        is_file = pc.equal(kind, b"f")
-        is_dir = pc.equal(kind, b"d")
+        recs = records.split_records(data)
+        kind = records.kinds(recs)
+        is_file, is_dir = pc.equal(kind, b"f"), pc.equal(kind, b"d")
         n_files = pc.sum(is_file).as_py() or 0
         n_dirs = pc.sum(is_dir).as_py() or 0
         n_links = pc.sum(pc.equal(kind, b"l")).as_py() or 0
-        st = self.stats
-        st.dirs += n_dirs
-        st.symlinks += n_links
-        st.special += len(recs) - n_files - n_dirs - n_links
-        if n_dirs:
-            st.current_dir = encode_name(bytes(recs.filter(is_dir)[-1].as_py()[2:]))
-        table = file_batch(recs.filter(is_file))
-        st.files += table.num_rows
-        return table
+        files = records.file_batch(recs.filter(is_file))
+        with self._lock:
+            st = self.stats
+            st.dirs += n_dirs
+            st.symlinks += n_links
+            st.special += len(recs) - n_files - n_dirs - n_links
+            st.files += n_files
+            if n_dirs:
+                st.current_dir = records.folder_path(recs.filter(is_dir)[-1].as_py())
+        for start in range(0, files.num_rows, self.batch_rows):
+            if self._stopped():
+                return
+            self._offer(self.out, files.slice(start, self.batch_rows))
 
-    def _record_errors(self, text: bytes) -> None:
-        for line in text.splitlines():
-            m = _ERROR_LINE.match(line)
-            if m is None:  # not a folder we can place: protect the whole source
-                self.stats.errors.append({"path": "", "error": line.decode("utf-8", "replace")})
+    def _offer(self, q: queue.Queue, item) -> None:
+        """Put on a bounded queue; once stopped, only if there is room (the
+        reading side may have stopped reading)."""
+        while not self._stopped():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
                 continue
-            path, message = codecs.escape_decode(m.group(1))[0], m.group(2)
-            rel = _relative(path, self._root_bytes)
-            if message == _GONE and rel:
-                continue  # vanished during the walk: it is gone
-            self.stats.errors.append({"path": rel or "", "error": message.decode("utf-8", "replace")})
-
-    def _put(self, item) -> None:
-        hand_over(self.out, self.cancel, item)
+        try:
+            q.put_nowait(item)
+        except queue.Full:
+            pass
 
 
-def _relative(path: bytes, root: bytes) -> str:
-    """Encoded path of `path` below `root`; '' for the root or a path outside it."""
-    prefix = root if root.endswith(b"/") else root + b"/"
-    return encode_name(path[len(prefix):]) if path.startswith(prefix) else ""
+def _stored(rel: bytes) -> str:
+    """Stored form of a ./rel path ('' for the root)."""
+    return "" if rel == b"." else encode_name(rel[2:])
+
+
+def _arg_groups(paths: list[bytes], groups: int) -> list[list[bytes]]:
+    """`paths` dealt into about `groups` lists (neighbours apart, so big
+    neighbouring subtrees spread), none longer than _MAX_ARG_BYTES."""
+    if not paths:
+        return []
+    n = max(1, min(groups, len(paths)))
+    dealt = [paths[i::n] for i in range(n)]
+    out = []
+    for group in dealt:
+        current: list[bytes] = []
+        size = 0
+        for p in group:
+            if current and size + len(p) + 1 > _MAX_ARG_BYTES:
+                out.append(current)
+                current, size = [], 0
+            current.append(p)
+            size += len(p) + 1
+        out.append(current)
+    return out
 
 
 def _grow_pipe(fd: int) -> None:
@@ -254,41 +324,3 @@ def _grow_pipe(fd: int) -> None:
     except (ImportError, OSError):
         pass  # a smaller pipe only means more wake-ups
 
-
-def file_batch(recs: pa.BinaryArray) -> pa.Table:
-    """BATCH_SCHEMA rows from `f DEV INO SIZE MTIME PATH` records."""
-    if not len(recs):
-        return BATCH_SCHEMA.empty_table()
-    parts = pc.split_pattern(recs, b" ", max_splits=5)
-    dev, ino, size, mtime, path = (pc.list_element(parts, k) for k in range(1, 6))
-    rel = _encoded_paths(path)
-    # "/rel" always has a slash: split once at the last one into parent and name.
-    halves = pc.split_pattern(pc.binary_join_element_wise("", rel, "/"), "/", max_splits=1, reverse=True)
-    parent = pc.utf8_slice_codeunits(pc.list_element(halves, 0), 1)
-    name = pc.list_element(halves, 1)
-    uid = pc.binary_join_element_wise(dev.cast(pa.string()), ino.cast(pa.string()), ":")
-    return pa.Table.from_arrays(
-        [rel, parent, name, extensions(name), size.cast(pa.string()).cast(pa.int64()), _mtime_us(mtime), uid],
-        schema=BATCH_SCHEMA,
-    )
-
-
-def _mtime_us(stamps: pa.Array) -> pa.Array:
-    """`%T@` ("SECONDS.NNNNNNNNN0", seconds floored, fraction positive) to µs,
-    truncated like the scandir walker's st_mtime_ns // 1000 toward zero."""
-    halves = pc.split_pattern(stamps.cast(pa.string()), ".", max_splits=1)
-    sec = pc.list_element(halves, 0).cast(pa.int64())
-    frac = pc.utf8_rpad(pc.utf8_slice_codeunits(pc.list_element(halves, 1), 0, 9), 9, "0").cast(pa.int64())
-    return pc.divide(pc.add(pc.multiply(sec, _NS), frac), 1000)
-
-
-def _encoded_paths(raw: pa.BinaryArray) -> pa.StringArray:
-    """Paths as stored text (see walker._encoded_array): valid UTF-8 without
-    our escape character is stored as is; other batches go one by one."""
-    try:
-        text = raw.cast(pa.string())
-    except pa.ArrowInvalid:
-        return pa.array([encode_name(p) for p in raw.to_pylist()], pa.string())
-    if pc.any(pc.match_substring(text, ESC)).as_py():
-        return pa.array([encode_name(p) for p in raw.to_pylist()], pa.string())
-    return text
