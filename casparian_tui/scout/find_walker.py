@@ -42,7 +42,6 @@ from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, FLUSH_INTERVAL_S, Exc
 _READ_BYTES = 1 << 20
 _PIPE_BYTES = 1 << 20  # fewer wake-ups than the 64 KB default pipe
 _POLL_S = 0.02  # how often a waiting thread re-checks for a stop
-_FIRST_BATCH_ROWS = 4096
 _CHUNKS_AHEAD = 8  # read from one find but not yet parsed, _READ_BYTES each at most
 _MIN_PIECES = 16  # list the top of the tree until there are this many folders to hand out
 _MAX_LISTED_DEPTH = 3
@@ -110,9 +109,6 @@ class FindWalker(threading.Thread):
         self._failed = threading.Event()  # one find failed: the others stop
         self._failure: BaseException | None = None
         self._lock = threading.Lock()  # stats and _failure, from several finds' threads
-        # Batches start small, so the database starts while the finds are
-        # young, and double up to batch_rows.
-        self._size = min(_FIRST_BATCH_ROWS, batch_rows)
 
     def run(self) -> None:
         try:
@@ -232,14 +228,13 @@ class FindWalker(threading.Thread):
                 buf += chunk
                 pending += chunk.count(b"\0")
             end = chunk == b""
-            if end or pending >= self._size or (pending and time.monotonic() - last_flush >= FLUSH_INTERVAL_S):
+            if end or pending >= self.batch_rows or (pending and time.monotonic() - last_flush >= FLUSH_INTERVAL_S):
                 last = buf.rfind(b"\0")  # records end with a NUL: cut after the last whole one
                 if last >= 0:
                     self._emit(bytes(buf[:last]))
                     del buf[: last + 1]
                 pending = 0
                 last_flush = time.monotonic()
-                self._size = min(self._size * 2, self.batch_rows)
             if end:
                 return True, drainer
 
