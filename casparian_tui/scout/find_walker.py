@@ -230,8 +230,10 @@ class FindWalker(threading.Thread):
             if end or pending >= self.batch_rows or (pending and time.monotonic() - last_flush >= FLUSH_INTERVAL_S):
                 last = buf.rfind(b"\0")  # records end with a NUL: cut after the last whole one
                 if last >= 0:
-                    self._emit(bytes(buf[:last]))
+                    with memoryview(buf) as view:
+                        data = bytes(view[: last + 1])  # one copy
                     del buf[: last + 1]
+                    self._emit(data)
                 pending = 0
                 last_flush = time.monotonic()
             if end:
