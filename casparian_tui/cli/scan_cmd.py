@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
             "mtime), renamed ones (same device+inode, size and mtime at a new path) and deleted ones "
             "(not seen by a complete scan). A PATH that is not a source yet is registered first. "
             "Ctrl+C stops the scan within a moment and keeps the catalog consistent; a cancelled "
-            "scan never marks files deleted."
+            "scan never marks files deleted. The walk runs GNU find, one per core, when it is on "
+            "PATH, else Python's scandir (always with --exclude, or with CASPARIAN_WALKER=python); "
+            "both catalog the same files."
         ),
         epilog=(
             "examples:\n"
