@@ -34,7 +34,6 @@ from casparian_tui.scout.file_merge import upsert_files
 from casparian_tui.scout.scanner import Scanner
 from casparian_tui.scout.sources import add_source
 from casparian_tui.scout.testtree import make_tree
-from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS
 
 SEED = 42
 
@@ -67,7 +66,7 @@ def fresh_db(workdir: Path, backend: str) -> Database:
     return Database(Settings.resolve(db=path, backend=backend, env={}))
 
 
-def scan_once(db: Database, root: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[float, object]:
+def scan_once(db: Database, root: Path, batch_rows: int | None = None) -> tuple[float, object]:
     src = add_source(db, root, exist_ok=True)
     t0 = time.perf_counter()
     result = Scanner(db, src, batch_rows=batch_rows).run()
@@ -108,7 +107,7 @@ def cancel_latency(db: Database, root: Path) -> float:
     return scanner.stop_latency_s if scanner.stop_latency_s is not None else float("nan")
 
 
-def probe_backend(workdir: Path, backend: str, root: Path, n: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> dict:
+def probe_backend(workdir: Path, backend: str, root: Path, n: int, batch_rows: int | None = None) -> dict:
     db = fresh_db(workdir, backend)
     try:
         db.query_value("SELECT 1")  # create + migrate outside the timings
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", nargs="+", default=["duckdb", "sqlite"], choices=["duckdb", "sqlite"])
     ap.add_argument("--million", action="store_true", help="also scan a 1M-file tree (builds it once, ~1 min)")
     ap.add_argument("--tree-dir", type=Path, default=Path(tempfile.gettempdir()) / "casparian_scan_probe")
-    ap.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="walker batch size")
+    ap.add_argument("--batch-rows", type=int, default=None, help="walker batch size (default: the scanner's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     args.tree_dir.mkdir(parents=True, exist_ok=True)

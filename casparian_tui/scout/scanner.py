@@ -33,7 +33,7 @@ from casparian_tui.scout.excludes import compile_excludes
 from casparian_tui.scout.pathcodec import display_name, shown_path
 from casparian_tui.scout.sources import Source, now_us, resolve_root
 from casparian_tui.scout.find_walker import make_walker
-from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, WalkDone, Walker
+from casparian_tui.scout.walker import DEFAULT_BATCH_ROWS, RESCAN_BATCH_ROWS, WalkDone, Walker
 
 _POLL_S = 0.02  # how often the waiting side looks at the cancel flag
 _QUEUE_BATCHES = 3  # batches the walker may run ahead of the database
@@ -108,7 +108,7 @@ class Scanner:
         source: Source,
         *,
         excludes: list[str] | tuple[str, ...] = (),
-        batch_rows: int = DEFAULT_BATCH_ROWS,
+        batch_rows: int | None = None,  # default: DEFAULT_BATCH_ROWS, RESCAN_BATCH_ROWS for a rescan
         on_progress: Callable[[ScanProgress], None] | None = None,
         progress_interval_s: float = 0.25,
     ):
@@ -160,8 +160,9 @@ class Scanner:
             "start a scan", lambda c: _start_run(c, self.source.id, self.excludes)
         )
         counts = BatchCounts()
+        rows = self.batch_rows or (DEFAULT_BATCH_ROWS if first_scan else RESCAN_BATCH_ROWS)
         walker = make_walker(
-            root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=self.batch_rows, exclude=self.exclude_fn
+            root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=rows, exclude=self.exclude_fn
         )
         failure: BaseException | None = None
         try:

@@ -28,6 +28,9 @@ import pyarrow.compute as pc
 from casparian_tui.scout.pathcodec import ESC, encode_name
 
 DEFAULT_BATCH_ROWS = 32_768
+# A rescan matches each batch against the whole catalog, so its batches are
+# bigger: on a 1M-file catalog 128K-row batches cost 0.5 µs a row, 32K 1.5.
+RESCAN_BATCH_ROWS = 131_072
 FLUSH_INTERVAL_S = 0.5  # a slow filesystem still shows persisted progress
 _PUT_POLL_S = 0.02  # how often a blocked put re-checks for cancel
 _CANCEL_CHECK_EVERY = 2048  # entries between cancel checks inside one folder
