@@ -156,11 +156,12 @@ class Scanner:
 
     def _run(self, root: str) -> ScanResult:
         self._started = time.monotonic()
-        scan_id, first_scan, self._after_kill = self.db.write(
+        scan_id, known, self._after_kill = self.db.write(
             "start a scan", lambda c: _start_run(c, self.source.id, self.excludes)
         )
         counts = BatchCounts()
-        rows = self.batch_rows or (DEFAULT_BATCH_ROWS if first_scan else RESCAN_BATCH_ROWS)
+        first_scan = known == 0
+        rows = self.batch_rows or _batch_rows(known)
         walker = make_walker(
             root, queue.Queue(maxsize=_QUEUE_BATCHES), self._cancel, batch_rows=rows, exclude=self.exclude_fn
         )
@@ -354,7 +355,7 @@ class Scanner:
 
 
 def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[int, bool, bool]:
-    """The new run's id, whether the source has no catalog rows yet, and
+    """The new run's id, how many catalog rows the source has (0: a first scan), and
     whether an earlier run was killed (its batches stand, its end never came).
 
     Two scans of one source at once would mark each other's files deleted,
@@ -380,8 +381,15 @@ def _start_run(conn: Connection, source_id: int, excludes: list[str]) -> tuple[i
     )
     root = conn.query_value("SELECT root FROM scout_sources WHERE id = ?", [source_id])
     catalog_sync.adopt_adhoc(conn, source_id, root)  # files `run FILES` met before this scan: one row each
-    empty = conn.query_one("SELECT 1 FROM scout_files WHERE source_id = ? LIMIT 1", [source_id]) is None
-    return scan_id, empty, killed
+    known = conn.query_value("SELECT count(*) FROM scout_files WHERE source_id = ?", [source_id], 0)
+    return scan_id, int(known), killed
+
+
+def _batch_rows(known: int) -> int:
+    """Walker batch size for a source with `known` catalog rows. Each batch of a
+    rescan is matched against the whole catalog, so a big catalog gets fewer,
+    bigger batches; a small one keeps batches small enough to overlap the walk."""
+    return min(RESCAN_BATCH_ROWS, max(DEFAULT_BATCH_ROWS, known // 8))
 
 
 def _folders_stale(conn: Connection, source_id: int, live: tuple[int, int]) -> bool:
