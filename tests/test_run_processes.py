@@ -20,7 +20,9 @@ import os, pathlib
 NAME = "spinner"
 VERSION = "1"
 def parse(path):
-    pathlib.Path({marker!r}).write_text(str(os.getpid()))
+    part = pathlib.Path({marker!r} + ".part")  # renamed whole: the test reads the pid only once it is there
+    part.write_text(str(os.getpid()))
+    part.rename({marker!r})
     while True:
         pass
 """

@@ -563,3 +563,39 @@ def test_a_vanished_file_is_deleted_beside_rows_no_scan_wrote(db, tmp_path):
     assert (res.deleted, res.unchanged) == (1, 39)
     assert _files(db, src.id)[rels[1]]["deleted_at"] is not None
     assert _files(db, src.id)[rels[0]]["deleted_at"] is None
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
+def test_a_scan_keeps_the_file_open_while_its_walker_is_slow(db, tmp_path, backend):
+    """A quiet spell between two batches (a slow disk, a busy machine) longer
+    than the idle grace does not close the file: each close would cost a
+    checkpoint and a reopen. Seen by the actor: its clock jumps past the grace
+    while the scan waits, and the file must still be open after the scan."""
+    root = tmp_path / "tree"
+    make_tree(root, 600, seed=3, depth=1, files_per_dir=100)
+    src = add_source(db, root)
+    db.query_value("SELECT 1")  # open the file before the scan
+    policy = db.actor.file.policy
+    real_clock, jump = policy.clock, [0.0]
+    policy.clock = lambda: real_clock() + jump[0]
+    idle_checks = threading.Event()
+    check_idle = db.actor.file.close_when_idle
+
+    def spy(idle_since, working=False):
+        if jump[0]:
+            idle_checks.set()
+        return check_idle(idle_since, working)
+
+    db.actor.file.close_when_idle = spy
+    paused = []
+
+    def on_progress(p):
+        if p.files_persisted and not paused:  # between two batches: the actor has nothing to do
+            paused.append(p.files_persisted)
+            jump[0] = 5 * db.settings.idle_grace_s + 1.0
+            assert idle_checks.wait(30), "the actor never looked at its idle file"
+
+    opens = db.actor.opens
+    res = Scanner(db, src, batch_rows=100, on_progress=on_progress, progress_interval_s=0).run()
+    assert res.status == "completed" and paused
+    assert db.actor.opens == opens  # never closed and reopened mid-scan

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from casparian_tui.db.sharing import (
+    JOB_GRACE_S,
     MAX_DEFER_S,
     MAX_YIELD_S,
     MIN_TURN_S,
@@ -69,6 +70,16 @@ def test_idle_close_after_the_grace_or_for_a_waiter():
     assert p.close_when_idle(idle_since=w.now - 0.1, holds_lease=True, served=False, **kw) == (False, False)
     # a served connection holds nothing anyone waits for
     assert p.close_when_idle(idle_since=w.now - 0.1, holds_lease=False, served=True, **kw) == (False, False)
+
+
+def test_a_long_job_keeps_the_file_through_quiet_spells_but_not_past_a_waiters_turn():
+    w = World()
+    p = w.policy()
+    kw = dict(grace_s=0.3, holds_lease=True, served=False, working=True)
+    assert p.close_when_idle(idle_since=w.now - 0.31, opened_at=w.now - 0.5, **kw) == (False, False)
+    assert p.close_when_idle(idle_since=w.now - JOB_GRACE_S, opened_at=w.now - 20, **kw) == (True, False)
+    w.readers = [TURN_S]
+    assert p.close_when_idle(idle_since=w.now - 0.31, opened_at=w.now - TURN_S, **kw) == (True, True)
 
 
 def test_a_writer_that_stepped_aside_stays_away_until_the_waiters_are_in_or_for_max_yield():

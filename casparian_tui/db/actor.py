@@ -11,13 +11,14 @@ keeps a waiting writer out too long.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import queue
 import sys
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlite3
 
@@ -131,6 +132,8 @@ class DbActor:
         self._current: _Request | None = None
         self._closed = threading.Event()
         self._idle_since: float | None = None  # when the queue went quiet with the file open
+        self._jobs = 0  # long jobs under way (see working())
+        self._jobs_lock = threading.Lock()
 
     # ---- what others read --------------------------------------------
     @property
@@ -235,6 +238,17 @@ class DbActor:
                     self.lease.forget_record()
 
     # ---- actor side --------------------------------------------------
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """Keep the file open through the quiet spells of one long job (see JOB_GRACE_S)."""
+        with self._jobs_lock:
+            self._jobs += 1
+        try:
+            yield
+        finally:
+            with self._jobs_lock:
+                self._jobs -= 1
+
     def _ensure_started(self) -> None:
         with self._start_lock:
             if self._thread is None:
@@ -249,7 +263,7 @@ class DbActor:
                     req = self._queue.get(timeout=self._idle_timeout())
                 except queue.Empty:
                     if self._idle_since is not None:
-                        self.file.close_when_idle(self._idle_since)
+                        self.file.close_when_idle(self._idle_since, working=self._jobs > 0)
                     continue
                 if req is None or self._closed.is_set():
                     if req is not None and req.future.set_running_or_notify_cancel():

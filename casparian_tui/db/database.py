@@ -113,6 +113,11 @@ class Database:
             raise
         return True
 
+    def working(self):
+        """A context in which the file stays open through quiet spells between
+        the steps of one long job (a scan's batches); waiters still get turns."""
+        return self.actor.working()
+
     def set_activity(self, activity: str) -> None:
         """Publish what this process is doing (e.g. `scanning 12,345 files`) in the lease record."""
         self.actor.lease.set_activity(activity)

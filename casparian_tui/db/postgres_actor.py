@@ -97,7 +97,7 @@ class ServerSession:
     def hand_over(self, why: str) -> None:
         return None
 
-    def close_when_idle(self, idle_since: float) -> bool:
+    def close_when_idle(self, idle_since: float, working: bool = False) -> bool:
         return False
 
     def close(self, why: str = "done") -> None:

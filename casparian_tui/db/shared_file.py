@@ -280,13 +280,13 @@ class SharedFile:
         while self.policy.still_yielding(since):
             time.sleep(0.005)
 
-    def close_when_idle(self, idle_since: float) -> bool:
+    def close_when_idle(self, idle_since: float, working: bool = False) -> bool:
         """After a quiet slice: close if the grace is used up or a waiter's turn has come."""
         if self.conn is None:
             return False
         close, for_waiter = self.policy.close_when_idle(
             idle_since=idle_since, grace_s=self.settings.idle_grace_s, opened_at=self.opened_at,
-            holds_lease=self.lease.held, served=self.served)
+            holds_lease=self.lease.held, served=self.served, working=working)
         if close:
             if for_waiter:
                 self.steps_aside += 1

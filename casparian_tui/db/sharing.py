@@ -39,6 +39,12 @@ SERVED_READ_MIN_S = 10.0
 # for the file is interrupted, the file handed over, and the read asked again
 # (of the writer's read server, or on our own connection after it).
 READ_OVERSTAY_S = 2 * TURN_S
+# A process in the middle of a long job (a scan between two batches, while
+# its walker gathers the next) keeps the file through quiet spells this long
+# instead of the idle grace: each close costs it a checkpoint and a reopen
+# (0.1-0.8 s each, three times in one 100K-file scan under load), and the
+# processes that wait for it still get their turns.
+JOB_GRACE_S = 10.0
 
 
 class SharingPolicy:
@@ -69,8 +75,10 @@ class SharingPolicy:
         return bool(ages) and (held >= self.turn_s or sum(ages) >= self.turn_s)
 
     def close_when_idle(self, *, idle_since: float, grace_s: float, opened_at: float,
-                        holds_lease: bool, served: bool) -> tuple[bool, bool]:
+                        holds_lease: bool, served: bool, working: bool = False) -> tuple[bool, bool]:
         """After a quiet slice with the file open: (close now?, is it for a waiter?)."""
+        if working:
+            grace_s = max(grace_s, JOB_GRACE_S)
         if self.clock() - idle_since >= grace_s:
             return True, False
         if served:

@@ -149,7 +149,8 @@ class Scanner:
                 )
             _active_sources.add(self.source.id)
         try:
-            return self._run(root)
+            with self.db.working():
+                return self._run(root)
         finally:
             with _active_lock:
                 _active_sources.discard(self.source.id)

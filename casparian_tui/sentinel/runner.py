@@ -98,6 +98,10 @@ class Runner:
 
     # ---- the loop ----------------------------------------------------
     def run(self) -> RunStats:
+        with self.db.working():  # the file stays open while parsers work between our writes
+            return self._run()
+
+    def _run(self) -> RunStats:
         previous = self._trap_sigint()
         self.pool.start()
         try:
