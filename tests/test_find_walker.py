@@ -107,6 +107,23 @@ def _live(db, src) -> set[str]:
     return {r[0] for r in rows}
 
 
+def test_batches_of_every_find_go_out_full(tmp_path, monkeypatch):
+    """Each batch costs the database a commit: the finds' remainders are pooled,
+    so every batch but the last is full (no flush by time here)."""
+    monkeypatch.setattr(find_walker, "FLUSH_INTERVAL_S", 1e9)
+    root = tmp_path / "t"
+    make_tree(root, 3000, seed=5, depth=2, files_per_dir=37)
+    out, cancel = queue.Queue(), threading.Event()
+    w = FindWalker(str(root), out, cancel, batch_rows=500, jobs=3)
+    w.start()
+    sizes = []
+    while not isinstance(item := out.get(timeout=60), WalkDone):
+        assert not isinstance(item, BaseException), item
+        sizes.append(item.num_rows)
+    assert sum(sizes) == 3000
+    assert sizes == [500] * 6, sizes
+
+
 def test_an_unreadable_folder_find_reports_protects_only_its_files(db, tmp_path, monkeypatch):
     root, src = _scanned_tree(db, tmp_path)
     os.remove(root / "a" / "0.txt")

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from casparian_tui.errors import CasparianError
@@ -108,7 +109,14 @@ class FindWalker(threading.Thread):
         self.complete = False
         self._failed = threading.Event()  # one find failed: the others stop
         self._failure: BaseException | None = None
-        self._lock = threading.Lock()  # stats and _failure, from several finds' threads
+        self._lock = threading.Lock()  # stats, _failure and the pool, from several finds' threads
+        # Files parsed but not yet handed out, from every find: batches go out
+        # full (each costs the database a commit, and a rescan's match reads
+        # the whole catalog once per batch), or when the oldest has waited
+        # FLUSH_INTERVAL_S (a slow disk still shows progress), or at the end.
+        self._pool: list[pa.Table] = []
+        self._pool_rows = 0
+        self._pool_since = 0.0
 
     def run(self) -> None:
         try:
@@ -138,6 +146,7 @@ class FindWalker(threading.Thread):
             t.join()
         if self._failure is not None and not self.cancel.is_set():
             raise self._failure
+        self._hand_out(self._take(None, final=True))
 
     def _list_top(self, root: bytes) -> tuple[list[bytes], list[bytes]]:
         """List the top levels here until there are _MIN_PIECES folders below
@@ -223,6 +232,7 @@ class FindWalker(threading.Thread):
                 chunk = chunks.get(timeout=_POLL_S)
             except queue.Empty:
                 chunk = None
+                self._hand_out(self._take(None))  # the pool may have waited long enough
             if chunk:
                 buf += chunk
                 pending += chunk.count(b"\0")
@@ -266,10 +276,34 @@ class FindWalker(threading.Thread):
             st.files += n_files
             if n_dirs:
                 st.current_dir = records.folder_path(recs.filter(is_dir)[-1].as_py())
-        for start in range(0, files.num_rows, self.batch_rows):
+        self._hand_out(self._take(files))
+
+    def _take(self, files: pa.Table | None, final: bool = False) -> list[pa.Table]:
+        """Add `files` to the pool; the batches due to go out now."""
+        with self._lock:
+            if files is not None and files.num_rows:
+                if not self._pool:
+                    self._pool_since = time.monotonic()
+                self._pool.append(files)
+                self._pool_rows += files.num_rows
+            if not self._pool_rows:
+                return []
+            due = final or time.monotonic() - self._pool_since >= FLUSH_INTERVAL_S
+            if self._pool_rows < self.batch_rows and not due:
+                return []
+            table = pa.concat_tables(self._pool).combine_chunks()
+            cut = table.num_rows if due else table.num_rows - table.num_rows % self.batch_rows
+            rest = table.slice(cut)
+            self._pool = [rest] if rest.num_rows else []
+            self._pool_rows = rest.num_rows
+            self._pool_since = time.monotonic()
+        return [table.slice(start, min(self.batch_rows, cut - start)) for start in range(0, cut, self.batch_rows)]
+
+    def _hand_out(self, batches: list[pa.Table]) -> None:
+        for batch in batches:
             if self._stopped():
                 return
-            self._offer(self.out, files.slice(start, self.batch_rows))
+            self._offer(self.out, batch)
 
     def _offer(self, q: queue.Queue, item) -> None:
         """Put on a bounded queue; once stopped, only if there is room (the
