@@ -426,3 +426,36 @@ def test_the_holder_switches_threads_eagerly_only_while_a_caller_is_connected(tm
     finally:
         server.stop()
         own.close()
+
+
+def test_a_repeated_statement_is_checked_once_and_a_refused_one_every_time(tmp_path, monkeypatch):
+    # Checking a statement costs about as much as running a small one; readers repeat a few texts.
+    from casparian_tui.db import read_server
+    from casparian_tui.db.duckdb_backend import DuckDBConnection
+    from casparian_tui.outputs import query
+
+    checked = []
+    real_check = query.check_duckdb
+    monkeypatch.setattr(query, "check_duckdb", lambda sql: checked.append(sql) or real_check(sql))
+    read_server._check.cache_clear()
+    path = tmp_path / "own.duckdb"
+    own = DuckDBConnection(path, read_only=False)
+    own.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")
+    server = read_server.ReadServer(path, "casparian scan (test)")
+    assert server.start(own.reader_cursor)
+    try:
+        record = json.loads(read_wire.record_file(path).read_text())  # our own: read_record skips it
+        caller = Client(record["socket"], family="AF_UNIX")
+        key = bytes.fromhex(record["key"])
+        answer_challenge(caller, key)
+        deliver_challenge(caller, key)
+        for n in (3, 5, 7):
+            assert _ask(caller, ("all", "SELECT count(*) FROM t WHERE x < ?", (n,))) == ("ok", [(n,)])
+        for _ in range(2):
+            assert _ask(caller, ("all", "DELETE FROM t", ()))[0] == "refused"
+        assert checked == ["SELECT count(*) FROM t WHERE x < ?", "DELETE FROM t", "DELETE FROM t"]
+        caller.close()
+    finally:
+        server.stop()
+        own.close()
+        read_server._check.cache_clear()
