@@ -459,3 +459,48 @@ def test_a_repeated_statement_is_checked_once_and_a_refused_one_every_time(tmp_p
         server.stop()
         own.close()
         read_server._check.cache_clear()
+
+
+def test_a_holder_publishes_its_schema_version_only_once_settled(tmp_path, monkeypatch):
+    from casparian_tui.db import schema_gate
+    from casparian_tui.db.schema import LATEST_VERSION
+    from casparian_tui.db.shared_file import SharedFile
+
+    path = tmp_path / "new.duckdb"
+    published_while_migrating = []
+    real_migrate = schema_gate.migrate
+
+    def migrate(conn):
+        published_while_migrating.append(json.loads(read_wire.record_file(path).read_text()))
+        real_migrate(conn)
+
+    monkeypatch.setattr(schema_gate, "migrate", migrate)
+    shared = SharedFile(Settings.resolve(db=path, env={}, command="casparian scan (test)"))
+    try:
+        shared.prepare(write=True)
+        assert [("schema" in r) for r in published_while_migrating] == [False]  # serving, not yet settled
+        assert json.loads(read_wire.record_file(path).read_text())["schema"] == LATEST_VERSION
+        shared.close()
+        assert not read_wire.record_file(path).exists()
+        shared.prepare(write=True)  # opened again: the version is read from the file
+        assert json.loads(read_wire.record_file(path).read_text())["schema"] == LATEST_VERSION
+    finally:
+        shared.close()
+
+
+def test_a_reader_trusts_the_published_schema_version_and_checks_any_other(db_path, holder):
+    from casparian_tui.db.schema import LATEST_VERSION
+
+    record = read_wire.read_record(db_path)
+    assert record["schema"] == LATEST_VERSION
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+    read_wire.write_record(db_path, {**record, "schema": LATEST_VERSION - 1})  # as if stale: check it over the socket
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        assert db.actor.opens == 0
+    read_wire.write_record(db_path, {k: v for k, v in record.items() if k != "schema"})  # an older holder's record
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        assert db.actor.opens == 0
+    assert _finish(holder)["served"] == 1 + 2 + 2  # the schema check went over the socket for the last two only

@@ -63,6 +63,7 @@ class ReadServer:
         self.served = 0  # statements answered; tests and the bench read it
         self._listener: Listener | None = None
         self._address: str | None = None
+        self._record: dict = {}  # as published
         self._key = b""
         self._new_cursor: Callable[[], Any] | None = None
         self._stopping = threading.Event()
@@ -75,8 +76,13 @@ class ReadServer:
     def serving(self) -> bool:
         return self._listener is not None
 
-    def start(self, new_cursor: Callable[[], Any]) -> bool:
-        """Publish and listen; False (and no server) where the socket cannot be used."""
+    def start(self, new_cursor: Callable[[], Any], schema_version: int | None = None) -> bool:
+        """Publish and listen; False (and no server) where the socket cannot be used.
+
+        `schema_version`, when given, is published so that callers at that
+        version skip checking it over the socket; give it only for a file
+        whose version no longer changes while we hold it (see publish_schema).
+        """
         if self._listener is not None:
             return True
         self._stopping.clear()
@@ -89,10 +95,13 @@ class ReadServer:
             os.chmod(address, 0o600)
             self._address = str(address)
             self._key = secrets.token_bytes(32)
-            read_wire.write_record(self.db_path, {
+            self._record = {
                 "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
                 "socket": self._address, "key": self._key.hex(),
-            })
+            }
+            if schema_version is not None:
+                self._record["schema"] = schema_version
+            read_wire.write_record(self.db_path, self._record)
         except OSError as exc:  # e.g. a filesystem without Unix sockets: readers take turns
             trace.event("serve", ok=False, why=str(exc))
             self._close_listener()
@@ -102,6 +111,16 @@ class ReadServer:
         threading.Thread(target=self._watch_callers, name="casparian-read-watch", daemon=True).start()
         trace.event("serve", ok=True)
         return True
+
+    def publish_schema(self, version: int) -> None:
+        """Publish the file's schema version, once our schema check or migration settled it."""
+        if self._listener is None or self._record.get("schema") == version:
+            return
+        self._record["schema"] = version
+        try:
+            read_wire.write_record(self.db_path, self._record)
+        except OSError as exc:  # callers without it check the version over the socket
+            trace.event("publish_schema", ok=False, why=str(exc))
 
     def stop(self) -> None:
         """Unpublish, interrupt what runs, and wait until no cursor is in use."""

@@ -185,7 +185,7 @@ class SharedFile:
                                 connect=round(now - attempt, 4))
                     self.opened_at = self.policy.clock()
                     if not read_only and self.settings.backend == "duckdb" and self.settings.serve_reads:
-                        self.server.start(conn.reader_cursor)
+                        self.server.start(conn.reader_cursor, schema_version=self._settled_version(conn))
                     return conn
                 except engine_error as exc:
                     if not is_lock_error(exc):
@@ -212,6 +212,15 @@ class SharedFile:
         finally:
             self.waiting_for = None
             self._marker.withdraw()
+
+    def _settled_version(self, conn: Connection) -> int | None:
+        """The file's schema version to publish: once our check has passed (before, the
+        check may still migrate it, and publishes the version it leaves)."""
+        if not self.schema_checked:
+            return None
+        from casparian_tui.db.migrate import current_version
+
+        return current_version(conn)
 
     def _lock_holder(self, exc: BaseException, read_only: bool) -> tuple[dict | None, int | None]:
         """Who holds DuckDB's lock: the lease record if its writer is the one
