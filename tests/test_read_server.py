@@ -257,8 +257,9 @@ def test_files_cli_is_served_during_a_holder(db_path, holder, tmp_path):
     assert not any(e["event"] == "open" for e in events), events
 
 
-def test_a_served_cli_read_loads_neither_duckdb_nor_the_lease_lock(db_path, holder, tmp_path):
-    # What a served reader does not import, it does not pay for at start-up.
+def test_a_served_cli_read_loads_no_engine_and_nothing_only_holders_or_globs_use(db_path, holder, tmp_path):
+    # What a served reader does not import, it does not pay for at start-up (nor in CPU,
+    # which a loop of readers takes from the scan that serves them).
     trace_file = tmp_path / "trace.jsonl"
     env = dict(os.environ, CASPARIAN_DB_TRACE=str(trace_file))
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "casparian_tui", "--db", str(db_path), "files",
@@ -268,7 +269,10 @@ def test_a_served_cli_read_loads_neither_duckdb_nor_the_lease_lock(db_path, hold
     loaded = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "casparian_tui.db.remote_connection" in loaded  # the list is real
     assert any(e["event"] == "served" for e in trace.read(trace_file))
-    assert sorted(m for m in loaded if m.split(".")[0] in ("duckdb", "filelock", "pyarrow")) == []
+    assert sorted(m for m in loaded if m.split(".")[0] in ("duckdb", "filelock", "pyarrow", "sqlite3")) == []
+    unneeded = ("sqlite_backend", "read_server", "lock_probe", "migrate", "glob_sql")
+    assert sorted(m for m in loaded if m in [f"casparian_tui.db.{n}" for n in unneeded]) == []
+    assert sorted(m for m in loaded if m in ("casparian_tui.scout.patterns", "casparian_tui.scout.sources")) == []
 
 
 def test_sqlite_holders_serve_nothing(tmp_path):
@@ -462,19 +466,19 @@ def test_a_repeated_statement_is_checked_once_and_a_refused_one_every_time(tmp_p
 
 
 def test_a_holder_publishes_its_schema_version_only_once_settled(tmp_path, monkeypatch):
-    from casparian_tui.db import schema_gate
+    from casparian_tui.db import migrate as migrations
     from casparian_tui.db.schema import LATEST_VERSION
     from casparian_tui.db.shared_file import SharedFile
 
     path = tmp_path / "new.duckdb"
     published_while_migrating = []
-    real_migrate = schema_gate.migrate
+    real_migrate = migrations.migrate
 
     def migrate(conn):
         published_while_migrating.append(json.loads(read_wire.record_file(path).read_text()))
         real_migrate(conn)
 
-    monkeypatch.setattr(schema_gate, "migrate", migrate)
+    monkeypatch.setattr(migrations, "migrate", migrate)
     shared = SharedFile(Settings.resolve(db=path, env={}, command="casparian scan (test)"))
     try:
         shared.prepare(write=True)

@@ -18,14 +18,12 @@ other side run code.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import pickle
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 from casparian_tui.db.lease import pid_alive
@@ -70,6 +68,8 @@ def socket_path(db_path: Path) -> Path:
     beside = serve_dir(db_path) / "s"
     if len(os.fsencode(beside)) <= _SUN_PATH_MAX:
         return beside
+    import hashlib
+    import tempfile
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = owner_only_dir(Path(base) / f"casparian-{os.getuid()}")
     digest = hashlib.sha256(os.fsencode(db_path)).hexdigest()[:24]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from casparian_tui.db.lease import cannot_write
-from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.errors import DatabaseError, NoDatabase
 
@@ -35,6 +34,8 @@ def current_over(conn: "RemoteConnection") -> bool:
 
 def ensure(shared: "SharedFile", deadline: float) -> None:
     """Open the file, check its schema, migrate it if needed; leaves it open."""
+    from casparian_tui.db.migrate import check_not_newer, current_version, migrate  # not for served readers
+
     settings = shared.settings
     path = settings.db_path
     exists = path.exists() and path.stat().st_size > 0
@@ -76,4 +77,4 @@ def ensure(shared: "SharedFile", deadline: float) -> None:
 def _passed(shared: "SharedFile") -> None:
     shared.schema_checked = True
     # Holding the file read-write, we alone could change its version: callers may rely on it.
-    shared.server.publish_schema(LATEST_VERSION)
+    shared.publish_schema(LATEST_VERSION)
