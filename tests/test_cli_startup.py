@@ -67,3 +67,6 @@ def test_files_json_reads_without_pyarrow_textual_or_other_services(tmp_path):
     assert offenders(names, ("pyarrow", "numpy", "textual", "rich", "casparian_tui.sentinel",
                              "casparian_tui.contracts", "casparian_tui.outputs", "casparian_tui.bench",
                              "casparian_tui.tui")) == []
+    # nor the other engine, nor what only a holder (serving) or a --glob needs
+    assert offenders(names, ("sqlite3", "casparian_tui.db.sqlite_backend", "casparian_tui.db.read_server",
+                             "casparian_tui.db.glob_sql", "casparian_tui.scout.patterns")) == []

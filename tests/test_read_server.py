@@ -257,8 +257,9 @@ def test_files_cli_is_served_during_a_holder(db_path, holder, tmp_path):
     assert not any(e["event"] == "open" for e in events), events
 
 
-def test_a_served_cli_read_loads_neither_duckdb_nor_the_lease_lock(db_path, holder, tmp_path):
-    # What a served reader does not import, it does not pay for at start-up.
+def test_a_served_cli_read_loads_no_engine_and_nothing_only_holders_or_globs_use(db_path, holder, tmp_path):
+    # What a served reader does not import, it does not pay for at start-up (nor in CPU,
+    # which a loop of readers takes from the scan that serves them).
     trace_file = tmp_path / "trace.jsonl"
     env = dict(os.environ, CASPARIAN_DB_TRACE=str(trace_file))
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "casparian_tui", "--db", str(db_path), "files",
@@ -268,7 +269,10 @@ def test_a_served_cli_read_loads_neither_duckdb_nor_the_lease_lock(db_path, hold
     loaded = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "casparian_tui.db.remote_connection" in loaded  # the list is real
     assert any(e["event"] == "served" for e in trace.read(trace_file))
-    assert sorted(m for m in loaded if m.split(".")[0] in ("duckdb", "filelock", "pyarrow")) == []
+    assert sorted(m for m in loaded if m.split(".")[0] in ("duckdb", "filelock", "pyarrow", "sqlite3")) == []
+    unneeded = ("sqlite_backend", "read_server", "lock_probe", "migrate", "glob_sql")
+    assert sorted(m for m in loaded if m in [f"casparian_tui.db.{n}" for n in unneeded]) == []
+    assert sorted(m for m in loaded if m in ("casparian_tui.scout.patterns", "casparian_tui.scout.sources")) == []
 
 
 def test_sqlite_holders_serve_nothing(tmp_path):
@@ -426,3 +430,81 @@ def test_the_holder_switches_threads_eagerly_only_while_a_caller_is_connected(tm
     finally:
         server.stop()
         own.close()
+
+
+def test_a_repeated_statement_is_checked_once_and_a_refused_one_every_time(tmp_path, monkeypatch):
+    # Checking a statement costs about as much as running a small one; readers repeat a few texts.
+    from casparian_tui.db import read_server
+    from casparian_tui.db.duckdb_backend import DuckDBConnection
+    from casparian_tui.outputs import query
+
+    checked = []
+    real_check = query.check_duckdb
+    monkeypatch.setattr(query, "check_duckdb", lambda sql: checked.append(sql) or real_check(sql))
+    read_server._check.cache_clear()
+    path = tmp_path / "own.duckdb"
+    own = DuckDBConnection(path, read_only=False)
+    own.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")
+    server = read_server.ReadServer(path, "casparian scan (test)")
+    assert server.start(own.reader_cursor)
+    try:
+        record = json.loads(read_wire.record_file(path).read_text())  # our own: read_record skips it
+        caller = Client(record["socket"], family="AF_UNIX")
+        key = bytes.fromhex(record["key"])
+        answer_challenge(caller, key)
+        deliver_challenge(caller, key)
+        for n in (3, 5, 7):
+            assert _ask(caller, ("all", "SELECT count(*) FROM t WHERE x < ?", (n,))) == ("ok", [(n,)])
+        for _ in range(2):
+            assert _ask(caller, ("all", "DELETE FROM t", ()))[0] == "refused"
+        assert checked == ["SELECT count(*) FROM t WHERE x < ?", "DELETE FROM t", "DELETE FROM t"]
+        caller.close()
+    finally:
+        server.stop()
+        own.close()
+        read_server._check.cache_clear()
+
+
+def test_a_holder_publishes_its_schema_version_only_once_settled(tmp_path, monkeypatch):
+    from casparian_tui.db import migrate as migrations
+    from casparian_tui.db.schema import LATEST_VERSION
+    from casparian_tui.db.shared_file import SharedFile
+
+    path = tmp_path / "new.duckdb"
+    published_while_migrating = []
+    real_migrate = migrations.migrate
+
+    def migrate(conn):
+        published_while_migrating.append(json.loads(read_wire.record_file(path).read_text()))
+        real_migrate(conn)
+
+    monkeypatch.setattr(migrations, "migrate", migrate)
+    shared = SharedFile(Settings.resolve(db=path, env={}, command="casparian scan (test)"))
+    try:
+        shared.prepare(write=True)
+        assert [("schema" in r) for r in published_while_migrating] == [False]  # serving, not yet settled
+        assert json.loads(read_wire.record_file(path).read_text())["schema"] == LATEST_VERSION
+        shared.close()
+        assert not read_wire.record_file(path).exists()
+        shared.prepare(write=True)  # opened again: the version is read from the file
+        assert json.loads(read_wire.record_file(path).read_text())["schema"] == LATEST_VERSION
+    finally:
+        shared.close()
+
+
+def test_a_reader_trusts_the_published_schema_version_and_checks_any_other(db_path, holder):
+    from casparian_tui.db.schema import LATEST_VERSION
+
+    record = read_wire.read_record(db_path)
+    assert record["schema"] == LATEST_VERSION
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+    read_wire.write_record(db_path, {**record, "schema": LATEST_VERSION - 1})  # as if stale: check it over the socket
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        assert db.actor.opens == 0
+    read_wire.write_record(db_path, {k: v for k, v in record.items() if k != "schema"})  # an older holder's record
+    with _reader(db_path) as db:
+        assert db.query_value("SELECT count(*) FROM t") == 1000
+        assert db.actor.opens == 0
+    assert _finish(holder)["served"] == 1 + 2 + 2  # the schema check went over the socket for the last two only

@@ -20,10 +20,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-import sqlite3
-
 from casparian_tui.config import Settings
-from casparian_tui.db import sqlite_backend, trace
+from casparian_tui.db import trace
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import locked_error
 from casparian_tui.db.remote_connection import NotServed
@@ -110,8 +108,22 @@ def _from_duckdb(exc: BaseException, kind: str) -> bool:
     """`exc` is DuckDB's `kind` of error. A process that has not loaded duckdb
     cannot have one, and a read served by another process never loads it
     (importing it costs a CLI call ~0.1 s)."""
-    duckdb = sys.modules.get("duckdb")
-    return duckdb is not None and isinstance(exc, getattr(duckdb, kind))
+    return _from_engine("duckdb", exc, kind)
+
+
+def _from_engine(module: str, exc: BaseException, kind: str) -> bool:
+    engine = sys.modules.get(module)
+    return engine is not None and isinstance(exc, getattr(engine, kind))
+
+
+def _sqlite_backend():
+    """The SQLite backend, or None where sqlite3 was never loaded (so no error is
+    SQLite's): a read served by another process loads neither."""
+    if "sqlite3" not in sys.modules:
+        return None
+    from casparian_tui.db import sqlite_backend
+
+    return sqlite_backend
 
 
 def _duckdb_read_only(exc: BaseException) -> bool:
@@ -364,15 +376,16 @@ class DbActor:
     def _translate(self, exc: BaseException, req: _Request) -> BaseException:
         if isinstance(exc, DatabaseError):
             return exc
+        sqlite = _sqlite_backend()
         if _from_duckdb(exc, "InterruptException") or (
-            isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
+            _from_engine("sqlite3", exc, "OperationalError") and "interrupted" in str(exc)
         ):
             err = QueryInterrupted("The query was interrupted.")
-        elif _duckdb_read_only(exc) or sqlite_backend.is_read_only_error(exc):
+        elif _duckdb_read_only(exc) or (sqlite is not None and sqlite.is_read_only_error(exc)):
             err = ReadOnlyViolation(req.action)
-        elif sqlite_backend.is_lock_error(exc):
+        elif sqlite is not None and sqlite.is_lock_error(exc):
             err = locked_error(self.settings.db_path, None)
-        elif _from_duckdb(exc, "Error") or isinstance(exc, sqlite3.Error):
+        elif _from_duckdb(exc, "Error") or _from_engine("sqlite3", exc, "Error"):
             err = DatabaseError(f"Database error: {exc}")
         else:
             return exc

@@ -18,6 +18,7 @@ we are closing, so they fall back to taking turns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import socket
@@ -47,6 +48,10 @@ _WATCH_S = 0.02
 # such as a scan's walker: five reads took 748 ms against a spinning thread,
 # 58 ms at 0.2 ms, 14 ms against an idle holder.
 _SERVING_SWITCH_S = 0.0002
+# Statements already found read-only. Readers repeat a few texts (values are
+# bound, not in the text), and checking one costs ~0.6-1 ms of the ~2 ms a
+# served read takes on an idle holder.
+_CHECKED_MAX = 256
 
 
 class ReadServer:
@@ -58,6 +63,7 @@ class ReadServer:
         self.served = 0  # statements answered; tests and the bench read it
         self._listener: Listener | None = None
         self._address: str | None = None
+        self._record: dict = {}  # as published
         self._key = b""
         self._new_cursor: Callable[[], Any] | None = None
         self._stopping = threading.Event()
@@ -70,8 +76,13 @@ class ReadServer:
     def serving(self) -> bool:
         return self._listener is not None
 
-    def start(self, new_cursor: Callable[[], Any]) -> bool:
-        """Publish and listen; False (and no server) where the socket cannot be used."""
+    def start(self, new_cursor: Callable[[], Any], schema_version: int | None = None) -> bool:
+        """Publish and listen; False (and no server) where the socket cannot be used.
+
+        `schema_version`, when given, is published so that callers at that
+        version skip checking it over the socket; give it only for a file
+        whose version no longer changes while we hold it (see publish_schema).
+        """
         if self._listener is not None:
             return True
         self._stopping.clear()
@@ -84,10 +95,13 @@ class ReadServer:
             os.chmod(address, 0o600)
             self._address = str(address)
             self._key = secrets.token_bytes(32)
-            read_wire.write_record(self.db_path, {
+            self._record = {
                 "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
                 "socket": self._address, "key": self._key.hex(),
-            })
+            }
+            if schema_version is not None:
+                self._record["schema"] = schema_version
+            read_wire.write_record(self.db_path, self._record)
         except OSError as exc:  # e.g. a filesystem without Unix sockets: readers take turns
             trace.event("serve", ok=False, why=str(exc))
             self._close_listener()
@@ -97,6 +111,16 @@ class ReadServer:
         threading.Thread(target=self._watch_callers, name="casparian-read-watch", daemon=True).start()
         trace.event("serve", ok=True)
         return True
+
+    def publish_schema(self, version: int) -> None:
+        """Publish the file's schema version, once our schema check or migration settled it."""
+        if self._listener is None or self._record.get("schema") == version:
+            return
+        self._record["schema"] = version
+        try:
+            read_wire.write_record(self.db_path, self._record)
+        except OSError as exc:  # callers without it check the version over the socket
+            trace.event("publish_schema", ok=False, why=str(exc))
 
     def stop(self) -> None:
         """Unpublish, interrupt what runs, and wait until no cursor is in use."""
@@ -194,8 +218,6 @@ class ReadServer:
         """The reply to one request, and whether a caller's read transaction is open after it."""
         import duckdb
 
-        from casparian_tui.outputs.query import check_duckdb
-
         kind = request[0] if isinstance(request, tuple) and request else None
         if kind == "begin":
             if not in_tx:
@@ -209,7 +231,7 @@ class ReadServer:
             return ("refused", "Unknown request."), in_tx
         _, sql, params = request
         try:
-            check_duckdb(sql)
+            _check(sql)
         except Exception as exc:
             return ("refused", getattr(exc, "message", str(exc))), in_tx
         if self._stopping.is_set():
@@ -259,6 +281,14 @@ def _eager_gil():
             _eager_count -= 1
             if _eager_count == 0:
                 sys.setswitchinterval(_saved_switch)
+
+
+@functools.lru_cache(maxsize=_CHECKED_MAX)
+def _check(sql: str) -> None:
+    """Raises unless `sql` is one read-only statement; only passes are remembered."""
+    from casparian_tui.outputs.query import check_duckdb
+
+    check_duckdb(sql)
 
 
 def _run(cursor, kind: str, sql: str, params: list):

@@ -3,8 +3,9 @@
 A process that holds a DuckDB file read-write answers other Casparian
 processes' reads (`db/read_server.py`; the reading side is
 `db/remote_connection.py`). It publishes itself in `<db>.serve/holder.json`:
-pid, host, command, the socket's path and a random key. The folder is 0700
-and the file 0600, so only the owner can learn the key; the socket is 0600 too.
+pid, host, command, the socket's path, a random key and, once settled, the
+file's schema version. The folder is 0700 and the file 0600, so only the
+owner can learn the key; the socket is 0600 too.
 The socket sits in that folder, or — when the path would be too long for a Unix
 socket (108 bytes) — in an owner-only folder under the runtime or temp folder.
 
@@ -17,14 +18,12 @@ other side run code.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import pickle
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 from casparian_tui.db.lease import pid_alive
@@ -69,6 +68,8 @@ def socket_path(db_path: Path) -> Path:
     beside = serve_dir(db_path) / "s"
     if len(os.fsencode(beside)) <= _SUN_PATH_MAX:
         return beside
+    import hashlib
+    import tempfile
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = owner_only_dir(Path(base) / f"casparian-{os.getuid()}")
     digest = hashlib.sha256(os.fsencode(db_path)).hexdigest()[:24]

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import cannot_write
-from casparian_tui.db.migrate import check_not_newer, current_version, migrate
 from casparian_tui.db.schema import LATEST_VERSION
 from casparian_tui.errors import DatabaseError, NoDatabase
 
 if TYPE_CHECKING:
+    from casparian_tui.db.remote_connection import RemoteConnection
     from casparian_tui.db.shared_file import SharedFile
 
 
-def current_over(conn: Connection) -> bool:
+def current_over(conn: "RemoteConnection") -> bool:
     """Is the database behind a served connection at our schema? (False: check it ourselves)"""
     from casparian_tui.db.remote_connection import NotServed
 
+    if conn.holder.get("schema") == LATEST_VERSION:  # published by the holder once settled
+        return True
     # One statement, not current_version's two: the holder has the file open read-write,
     # so it made the version table; a database without one fails here and is checked by us.
     try:
@@ -33,6 +34,8 @@ def current_over(conn: Connection) -> bool:
 
 def ensure(shared: "SharedFile", deadline: float) -> None:
     """Open the file, check its schema, migrate it if needed; leaves it open."""
+    from casparian_tui.db.migrate import check_not_newer, current_version, migrate  # not for served readers
+
     settings = shared.settings
     path = settings.db_path
     exists = path.exists() and path.stat().st_size > 0
@@ -40,7 +43,7 @@ def ensure(shared: "SharedFile", deadline: float) -> None:
         shared.conn = shared.open(read_only=shared.read_only_connection(), deadline=deadline)
         version = current_version(shared.conn)
         if version == LATEST_VERSION:
-            shared.schema_checked = True
+            _passed(shared)
             return
         check_not_newer(version, path)
         if settings.read_only:
@@ -68,4 +71,10 @@ def ensure(shared: "SharedFile", deadline: float) -> None:
     if version < LATEST_VERSION:
         shared.conn.prepare_new()
         migrate(shared.conn)
+    _passed(shared)
+
+
+def _passed(shared: "SharedFile") -> None:
     shared.schema_checked = True
+    # Holding the file read-write, we alone could change its version: callers may rely on it.
+    shared.publish_schema(LATEST_VERSION)

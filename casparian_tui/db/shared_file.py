@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import random
 import time
-
-import sqlite3
+from typing import TYPE_CHECKING
 
 from casparian_tui.config import Settings
-from casparian_tui.db import lock_probe, schema_gate, trace
+from casparian_tui.db import schema_gate, trace
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.lease import WriterLease, cannot_write, describe_holder, locked_error, read_holder
-from casparian_tui.db.read_server import ReadServer
 from casparian_tui.db.remote_connection import RemoteConnection
 from casparian_tui.db.sharing import SharingPolicy
 from casparian_tui.db.turns import WaitMarker
 from casparian_tui.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from casparian_tui.db.read_server import ReadServer
 
 _BACKOFF_START_S = 0.01
 # Between connect attempts when the lock probe cannot see the lock (a failed
@@ -48,7 +49,7 @@ class SharedFile:
         self.settings = settings
         self.policy = policy or SharingPolicy(settings.db_path)
         self.lease = WriterLease(settings.db_path, settings.command)
-        self.server = ReadServer(settings.db_path, settings.command)
+        self._server: ReadServer | None = None  # made when first needed: a served reader never is one
         self.conn: Connection | None = None
         self.schema_checked = False
         self.waiting_for: str | None = None  # who we wait on, for status lines
@@ -62,6 +63,14 @@ class SharedFile:
         self._marker = WaitMarker(settings.db_path)
         self._holder_refused: int | None = None  # pid of a published holder that would not take our call
         self._watch_holder = False  # while waiting to read, switch to a holder that begins to serve
+
+    @property
+    def server(self) -> "ReadServer":
+        if self._server is None:
+            from casparian_tui.db.read_server import ReadServer
+
+            self._server = ReadServer(self.settings.db_path, self.settings.command)
+        return self._server
 
     @property
     def served(self) -> bool:
@@ -162,6 +171,8 @@ class SharedFile:
             from casparian_tui.db.duckdb_backend import DuckDBConnection as factory, is_lock_error
             engine_error: type[Exception] = duckdb.IOException
         else:
+            import sqlite3
+
             from casparian_tui.db.sqlite_backend import SQLiteConnection as factory
 
             engine_error, is_lock_error = sqlite3.Error, lambda exc: False
@@ -185,7 +196,7 @@ class SharedFile:
                                 connect=round(now - attempt, 4))
                     self.opened_at = self.policy.clock()
                     if not read_only and self.settings.backend == "duckdb" and self.settings.serve_reads:
-                        self.server.start(conn.reader_cursor)
+                        self.server.start(conn.reader_cursor, schema_version=self._settled_version(conn))
                     return conn
                 except engine_error as exc:
                     if not is_lock_error(exc):
@@ -213,10 +224,24 @@ class SharedFile:
             self.waiting_for = None
             self._marker.withdraw()
 
+    def _settled_version(self, conn: Connection) -> int | None:
+        """The file's schema version to publish: once our check has passed (before, the
+        check may still migrate it, and publishes the version it leaves)."""
+        if not self.schema_checked:
+            return None
+        from casparian_tui.db.migrate import current_version
+
+        return current_version(conn)
+
+    def publish_schema(self, version: int) -> None:
+        if self._server is not None:
+            self._server.publish_schema(version)
+
     def _lock_holder(self, exc: BaseException, read_only: bool) -> tuple[dict | None, int | None]:
         """Who holds DuckDB's lock: the lease record if its writer is the one
         (not when the record is our own: we took the lease, someone else has
         the file, e.g. a long read), else the pid DuckDB or F_GETLK names."""
+        from casparian_tui.db import lock_probe
         from casparian_tui.db.duckdb_backend import lock_error_pid
 
         pid = lock_error_pid(exc) or lock_probe.conflicting_pid(
@@ -251,6 +276,8 @@ class SharedFile:
         ~20 ms, so we look often and connect only when the file looks free:
         the gap a stepping-aside writer leaves is used at once.
         """
+        from casparian_tui.db import lock_probe
+
         path = self.settings.db_path
         while True:
             if lock_probe.conflicting_pid(path, write=not read_only) is None:
@@ -297,7 +324,8 @@ class SharedFile:
         # Close, then release the lease, then show us as disconnected: anyone
         # who sees `connected == False` may rely on the lease being free.
         try:
-            self.server.stop()  # before the close: no cursor may be in use when it goes
+            if self._server is not None:
+                self._server.stop()  # before the close: no cursor may be in use when it goes
             if self.conn is not None:
                 t = time.monotonic()
                 self.conn.close()

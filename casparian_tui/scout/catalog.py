@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.db.dialect import Dialect
-from casparian_tui.db.glob_sql import patterns_condition
 from casparian_tui.errors import CasparianError, UsageError
 from casparian_tui.scout.pathcodec import display_name, encode_name, shown_path
-from casparian_tui.scout.patterns import Glob, compile_many
+
+if TYPE_CHECKING:
+    from casparian_tui.scout.patterns import Glob
 
 SORTS = {
     # path order follows UNIQUE(source_id, rel_path), so SQLite walks its index
@@ -94,13 +95,18 @@ class FileFilter:
         if tag and untagged:
             raise UsageError("Use either a tag or 'untagged', not both.")
         exts = [e.strip().lstrip(".").lower() for e in extensions if e and e.strip()]
+        globs: Sequence[Glob] = ()
+        if patterns:  # the glob compiler and its SQL are imported only by those who use them
+            from casparian_tui.scout.patterns import compile_many
+
+            globs = compile_many(list(patterns), case_sensitive=case_sensitive)
         return cls(
             source_id=source_id,
             tag=tag,
             untagged=untagged,
             statuses=check_statuses(statuses),
             extensions=exts,
-            globs=compile_many(list(patterns), case_sensitive=case_sensitive),
+            globs=globs,
         )
 
     def where(self, dialect: Dialect | str, alias: str = "f") -> tuple[str, list]:
@@ -144,6 +150,8 @@ class FileFilter:
             conds.extend(sql)
             params.extend(p)
         if self.globs:
+            from casparian_tui.db.glob_sql import patterns_condition
+
             sql, p = patterns_condition(self.globs, dialect, a)
             conds.append(sql)
             params.extend(p)

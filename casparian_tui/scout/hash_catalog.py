@@ -11,7 +11,6 @@ from typing import Sequence
 
 from casparian_tui.db.connection import Connection
 from casparian_tui.scout.pathcodec import shown_path
-from casparian_tui.scout.sources import now_us
 
 # Preference when a file has hashes of several algorithms.
 _PREFERENCE = ("sha256", "sha1", "md5")
@@ -35,6 +34,8 @@ def store_hashes(conn: Connection, source_id: int, algo: str, rows: Sequence[tup
     if not rows:
         return 0
     import pyarrow as pa  # here: `files --json` reads hashes without pyarrow
+
+    from casparian_tui.scout.sources import now_us  # here: reading hashes does not load sources
 
     ids, hashes, sizes, mtimes = zip(*rows)
     data = pa.table(
