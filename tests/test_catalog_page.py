@@ -101,7 +101,7 @@ def _plain_page(conn, flt, sort, descending, limit, offset) -> list[int]:
 def test_pages_equal_the_plain_order_by_for_random_filters_and_offsets(paged):
     rng = random.Random(11)
     cases = [(catalog.FileFilter(), "path", desc, limit, offset)
-             for desc in (False, True) for limit, offset in ((5, 0), (50, 0), (5, 280), (100, 250), (3, 2000), (0, 3))]
+             for desc in (False, True) for limit, offset in ((5, 0), (50, 0), (5, 280), (100, 250), (3, 2000), (0, 3), (5, 6000))]
     for _ in range(60):
         cases.append((_random_filter(rng, paged), rng.choice(["path"] * 4 + ["size", "mtime"]), rng.random() < 0.4,
                       rng.choice([1, 5, 50, 100, 400]), rng.choice([0, 0, 3, 40, 150, 260, 320, 600, 1200])))
