@@ -89,15 +89,9 @@ def cmd_files(ctx: Context, args: argparse.Namespace) -> int:
 
             sets_named(conn, [*flt.in_hashsets, *flt.not_in_hashsets])
         rows = catalog.list_files(
-            conn, flt, sort=args.sort, descending=args.desc, limit=args.limit, offset=args.offset
+            conn, flt, sort=args.sort, descending=args.desc, limit=args.limit, offset=args.offset,
+            with_hashes=ctx.json,
         )
-        if ctx.json:
-            from casparian_tui.scout.hash_catalog import current_hashes
-
-            hashes = current_hashes(conn, [r["id"] for r in rows])
-            for r in rows:
-                algo, digest = hashes.get(r["id"], (None, None))
-                r["hash"], r["hash_algo"] = digest, algo
         total = catalog.count_files(conn, flt) if ctx.interactive else None
         return rows, total
 

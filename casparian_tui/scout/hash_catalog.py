@@ -97,10 +97,17 @@ def current_hashes(conn: Connection, file_ids: Sequence[int]) -> dict[int, tuple
             f" WHERE h.file_id IN ({marks})",
             chunk,
         )
-        for fid, algo, digest in rows:
-            have = out.get(fid)
-            if have is None or _PREFERENCE.index(algo) < _PREFERENCE.index(have[0]):
-                out[fid] = (algo, digest)
+        out.update(preferred_hashes(rows))
+    return out
+
+
+def preferred_hashes(rows) -> dict[int, tuple[str, str]]:
+    """{file id: (algo, hex)} from rows of (file id, algo, hex), sha256 preferred."""
+    out: dict[int, tuple[str, str]] = {}
+    for fid, algo, digest in rows:
+        have = out.get(fid)
+        if have is None or _PREFERENCE.index(algo) < _PREFERENCE.index(have[0]):
+            out[fid] = (algo, digest)
     return out
 
 
